@@ -1,0 +1,19 @@
+package io.cloudtask.schedule;
+
+/**
+ * A schedule that cannot be evaluated. {@link #field()} names the offending field as an API path
+ * (for example {@code schedules[0].cron.expression}); the message says what is wrong and what a
+ * valid value looks like.
+ */
+public final class InvalidScheduleException extends Exception {
+    private final String field;
+
+    public InvalidScheduleException(String field, String message) {
+        super(message);
+        this.field = field;
+    }
+
+    public String field() {
+        return field;
+    }
+}
