@@ -41,10 +41,10 @@ public final class TaskSchedule {
             Schedule schedule = schedules.get(i);
             String field = "schedules[" + i + "]";
             FireSource source = switch (schedule.getKindCase()) {
-                case CRON -> CronFireSource.parse(field + ".cron.expression", schedule.getCron().getExpression(),
+                case CRON -> CronFireSource.parse(field + ".expression", schedule.getCron().getExpression(),
                         schedule.getCron().getSyntax(), zone);
                 case KIND_NOT_SET -> throw new InvalidScheduleException(field,
-                        "schedule has no kind: set 'cron' (for example {\"cron\": {\"expression\": \"*/5 * * * * ?\"}})");
+                        "schedule has no type: set \"type\": \"cron\" with an \"expression\" such as \"*/5 * * * * ?\"");
             };
             Instant from = schedule.hasActiveFrom() ? Timestamps.toInstant(schedule.getActiveFrom()) : null;
             Instant until = schedule.hasActiveUntil() ? Timestamps.toInstant(schedule.getActiveUntil()) : null;

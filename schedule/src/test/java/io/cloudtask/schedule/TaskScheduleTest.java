@@ -73,7 +73,7 @@ class TaskScheduleTest {
     void namesTheFieldAndTheReasonForABadCronExpression() {
         assertThatThrownBy(() -> TaskSchedule.of(List.of(cron("* * * * * ?"), cron("0 61 * * * ?")), "UTC"))
                 .isInstanceOfSatisfying(InvalidScheduleException.class, e -> {
-                    assertThat(e.field()).isEqualTo("schedules[1].cron.expression");
+                    assertThat(e.field()).isEqualTo("schedules[1].expression");
                     assertThat(e.getMessage()).contains("'0 61 * * * ?'").contains("61");
                 });
         assertThatThrownBy(() -> TaskSchedule.of(List.of(cron(" ")), "UTC"))

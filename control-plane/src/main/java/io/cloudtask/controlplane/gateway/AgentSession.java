@@ -1,0 +1,233 @@
+package io.cloudtask.controlplane.gateway;
+
+import io.cloudtask.controlplane.api.GrpcErrors;
+import io.cloudtask.controlplane.task.SpecLookup;
+import io.cloudtask.proto.v1.Ack;
+import io.cloudtask.proto.v1.AgentMessage;
+import io.cloudtask.proto.v1.ControlMessage;
+import io.cloudtask.proto.v1.Hello;
+import io.cloudtask.proto.v1.ProtocolVersion;
+import io.cloudtask.proto.v1.TaskSpec;
+import io.cloudtask.proto.v1.TaskSpecs;
+import io.cloudtask.proto.v1.Welcome;
+import io.cloudtask.protocol.ZkLayout;
+import io.cloudtask.schedule.Timestamps;
+import io.grpc.Status;
+import io.grpc.StatusRuntimeException;
+import io.grpc.stub.ServerCallStreamObserver;
+import io.grpc.stub.StreamObserver;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Queue;
+import java.util.concurrent.ConcurrentLinkedQueue;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * One agent's {@code Connect} stream on this replica.
+ *
+ * <p>Flow control: inbound messages are requested explicitly, at most {@link #WINDOW} ahead of
+ * what has been processed, so a fast agent cannot grow this replica's memory. Run events that
+ * arrive together are stored in one transaction and acknowledged (cumulatively, by journal
+ * sequence) only after the commit. A storage failure closes the stream with UNAVAILABLE: the
+ * agent reconnects and replays what was not acknowledged, and ingestion is idempotent.
+ *
+ * <p>Threading: gRPC calls {@code onNext}/{@code onError}/{@code onCompleted} on its own threads;
+ * they only enqueue. Everything else, including every write to the response observer, runs on
+ * this session's {@link SerialExecutor}.
+ */
+final class AgentSession implements StreamObserver<AgentMessage> {
+    private static final Logger log = LoggerFactory.getLogger(AgentSession.class);
+    /** Inbound messages requested ahead of processing. */
+    static final int WINDOW = 64;
+
+    private final ServerCallStreamObserver<ControlMessage> out;
+    private final SerialExecutor serial;
+    private final GatewayContext context;
+    private final Queue<AgentMessage> inbox = new ConcurrentLinkedQueue<>();
+    private String agentId;
+    private String cluster;
+    private boolean closed;
+
+    AgentSession(ServerCallStreamObserver<ControlMessage> out, SerialExecutor serial, GatewayContext context) {
+        this.out = out;
+        this.serial = serial;
+        this.context = context;
+    }
+
+    /** Called once, during the gRPC handler, before any message arrives. */
+    void start() {
+        out.disableAutoRequest();
+        out.setOnCancelHandler(() -> serial.execute(() -> end("cancelled by the agent")));
+        out.request(1);
+    }
+
+    String agentId() {
+        return agentId;
+    }
+
+    @Override
+    public void onNext(AgentMessage message) {
+        inbox.add(message);
+        serial.execute(this::drain);
+    }
+
+    @Override
+    public void onError(Throwable t) {
+        serial.execute(() -> end("stream error: " + Status.fromThrowable(t)));
+    }
+
+    @Override
+    public void onCompleted() {
+        serial.execute(() -> {
+            if (!closed) {
+                out.onCompleted();
+            }
+            end("closed by the agent");
+        });
+    }
+
+    /** Closes this stream from the server side (for example when a newer stream replaces it). */
+    void close(Status status) {
+        serial.execute(() -> fail(status));
+    }
+
+    private void drain() {
+        List<AgentMessage> runEvents = new ArrayList<>();
+        int processed = 0;
+        AgentMessage message;
+        while (!closed && (message = inbox.poll()) != null) {
+            processed++;
+            try {
+                switch (message.getBodyCase()) {
+                    case HELLO -> {
+                        flushRunEvents(runEvents);
+                        hello(message.getHello());
+                    }
+                    case SPEC_REQUEST -> {
+                        flushRunEvents(runEvents);
+                        requireHello();
+                        specs(message.getSpecRequest().getTaskIdsList());
+                    }
+                    case RUN_STARTED, OUTPUT_CHUNK, RUN_FINISHED -> {
+                        requireHello();
+                        runEvents.add(message);
+                    }
+                    default -> throw Status.INVALID_ARGUMENT.withDescription("unknown agent message "
+                            + message.getBodyCase() + "; this control plane speaks protocol version "
+                            + ProtocolVersion.PROTOCOL_VERSION_1_VALUE).asRuntimeException();
+                }
+            } catch (StatusRuntimeException e) {
+                fail(e.getStatus());
+                return;
+            } catch (RuntimeException e) {
+                fail(GrpcErrors.toStatus(e));
+                return;
+            }
+        }
+        try {
+            flushRunEvents(runEvents);
+        } catch (RuntimeException e) {
+            fail(GrpcErrors.toStatus(e));
+            return;
+        }
+        if (!closed && processed > 0 && agentId != null) {
+            out.request(processed);
+        }
+    }
+
+    private void hello(Hello hello) {
+        if (agentId != null) {
+            throw Status.INVALID_ARGUMENT.withDescription("hello was already sent on this stream").asRuntimeException();
+        }
+        if (!ZkLayout.isValidSegment(hello.getAgentId())) {
+            throw Status.INVALID_ARGUMENT.withDescription("hello.agent_id '" + hello.getAgentId()
+                    + "' must be 1-63 letters, digits, '.', '_' or '-'").asRuntimeException();
+        }
+        if (hello.getProtocolVersion() < ProtocolVersion.PROTOCOL_VERSION_1_VALUE) {
+            throw Status.FAILED_PRECONDITION.withDescription("hello.protocol_version " + hello.getProtocolVersion()
+                    + " is not supported; this control plane speaks protocol version 1").asRuntimeException();
+        }
+        if (!ZkLayout.isValidSegment(hello.getCluster()) || !context.clusters().exists(hello.getCluster())) {
+            throw Status.FAILED_PRECONDITION.withDescription("hello.cluster '" + hello.getCluster()
+                    + "' does not exist; create it on the control plane or fix the agent's cluster setting")
+                    .asRuntimeException();
+        }
+        agentId = hello.getAgentId();
+        cluster = hello.getCluster();
+        context.agents().recordSeen(agentId, cluster, hello.getInfo());
+        context.register(this);
+        send(ControlMessage.newBuilder().setWelcome(Welcome.newBuilder()
+                .setProtocolVersion(ProtocolVersion.PROTOCOL_VERSION_1_VALUE)
+                .setReplicaId(context.replicaId())
+                .setServerTime(Timestamps.of(context.clock().instant()))).build());
+        log.info("agent {} of cluster {} connected", agentId, cluster);
+        out.request(WINDOW);
+    }
+
+    private void specs(List<String> taskIds) {
+        SpecLookup lookup = context.tasks().specs(taskIds);
+        TaskSpecs.Builder answer = TaskSpecs.newBuilder().addAllMissingTaskIds(lookup.missingTaskIds());
+        for (TaskSpec spec : lookup.specs()) {
+            if (spec.getCluster().equals(cluster)) {
+                answer.addSpecs(spec);
+            } else {
+                answer.addMissingTaskIds(spec.getTaskId());
+            }
+        }
+        send(ControlMessage.newBuilder().setTaskSpecs(answer).build());
+    }
+
+    private void flushRunEvents(List<AgentMessage> runEvents) {
+        if (runEvents.isEmpty()) {
+            return;
+        }
+        context.ingestion().ingest(agentId, cluster, runEvents);
+        long acknowledged = 0;
+        for (AgentMessage event : runEvents) {
+            acknowledged = Math.max(acknowledged, event.getJournalSequence());
+        }
+        runEvents.clear();
+        if (acknowledged > 0) {
+            send(ControlMessage.newBuilder().setAck(Ack.newBuilder().setJournalSequence(acknowledged)).build());
+        }
+    }
+
+    private void requireHello() {
+        if (agentId == null) {
+            throw Status.INVALID_ARGUMENT.withDescription("the first message on the stream must be hello")
+                    .asRuntimeException();
+        }
+    }
+
+    private void send(ControlMessage message) {
+        if (!closed) {
+            out.onNext(message);
+        }
+    }
+
+    private void fail(Status status) {
+        if (closed) {
+            return;
+        }
+        if (status.getCode() == Status.Code.UNAVAILABLE || status.getCode() == Status.Code.INTERNAL) {
+            log.warn("closing stream of agent {}: {}", agentId, status);
+        } else {
+            log.info("closing stream of agent {}: {}", agentId, status);
+        }
+        out.onError(status.asRuntimeException());
+        end(status.toString());
+    }
+
+    private void end(String reason) {
+        if (closed) {
+            return;
+        }
+        closed = true;
+        inbox.clear();
+        if (agentId != null) {
+            context.unregister(this);
+            log.info("agent {} disconnected: {}", agentId, reason);
+        }
+    }
+}

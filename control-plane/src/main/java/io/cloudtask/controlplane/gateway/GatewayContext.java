@@ -1,0 +1,26 @@
+package io.cloudtask.controlplane.gateway;
+
+import io.cloudtask.controlplane.cluster.AgentDirectory;
+import io.cloudtask.controlplane.cluster.ClusterService;
+import io.cloudtask.controlplane.run.RunIngestion;
+import io.cloudtask.controlplane.task.TaskService;
+import java.time.Clock;
+
+/** What a session needs from the rest of the control plane; implemented by the gateway service. */
+interface GatewayContext {
+    TaskService tasks();
+
+    ClusterService clusters();
+
+    RunIngestion ingestion();
+
+    AgentDirectory agents();
+
+    Clock clock();
+
+    String replicaId();
+
+    void register(AgentSession session);
+
+    void unregister(AgentSession session);
+}

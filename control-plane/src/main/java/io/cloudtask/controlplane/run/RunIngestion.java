@@ -1,0 +1,227 @@
+package io.cloudtask.controlplane.run;
+
+import io.cloudtask.proto.v1.AgentMessage;
+import io.cloudtask.proto.v1.OutputChunk;
+import io.cloudtask.proto.v1.OutputStream;
+import io.cloudtask.proto.v1.RunFinished;
+import io.cloudtask.proto.v1.RunStarted;
+import io.cloudtask.proto.v1.RunStatus;
+import io.cloudtask.proto.v1.Trigger;
+import io.cloudtask.schedule.Timestamps;
+import io.micronaut.transaction.TransactionOperations;
+import jakarta.inject.Singleton;
+import java.sql.Connection;
+import java.sql.PreparedStatement;
+import java.sql.SQLException;
+import java.sql.Types;
+import java.time.Clock;
+import java.time.OffsetDateTime;
+import java.time.ZoneOffset;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Set;
+import java.util.UUID;
+import java.util.concurrent.atomic.AtomicLong;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Stores the run events agents report, idempotently: a run is keyed by its id (and by its fire,
+ * (task, fire time, attempt)), an output chunk by (run id, sequence), and a finished run is only
+ * written over a RUNNING one. Replaying any prefix of an agent's events therefore changes nothing.
+ * Thread-safe; each call is one transaction.
+ */
+@Singleton
+public class RunIngestion {
+    private static final Logger log = LoggerFactory.getLogger(RunIngestion.class);
+    private static final Set<RunStatus> TERMINAL = Set.of(RunStatus.RUN_STATUS_SUCCEEDED,
+            RunStatus.RUN_STATUS_FAILED, RunStatus.RUN_STATUS_TIMED_OUT, RunStatus.RUN_STATUS_KILLED);
+
+    private static final String INSERT_STARTED = "INSERT INTO runs (id, task_id, cluster, agent_id, fire_time,"
+            + " attempt, trigger, status, spec_version, started_at, created_at, updated_at)"
+            + " VALUES (?, ?, ?, ?, ?, ?, ?, 'RUNNING', ?, ?, ?, ?) ON CONFLICT DO NOTHING";
+    private static final String INSERT_CHUNK = "INSERT INTO run_output_chunks (run_id, sequence, stream, data)"
+            + " VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING";
+    private static final String FINISH_RUNNING = "UPDATE runs SET status = ?, finished_at = ?, exit_code = ?,"
+            + " error = ?, output_bytes = ?, output_chunk_count = ?, updated_at = ? WHERE id = ? AND status = 'RUNNING'";
+    /** A finish whose start never arrived (or was already finished: then nothing happens). */
+    private static final String INSERT_FINISHED = "INSERT INTO runs (id, task_id, cluster, agent_id, fire_time,"
+            + " attempt, trigger, status, spec_version, started_at, finished_at, exit_code, error, output_bytes,"
+            + " output_chunk_count, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+            + " ON CONFLICT DO NOTHING";
+
+    private final TransactionOperations<Connection> transactions;
+    private final Clock clock;
+    private final AtomicLong rejectedEvents = new AtomicLong();
+
+    RunIngestion(TransactionOperations<Connection> transactions, Clock clock) {
+        this.transactions = transactions;
+        this.clock = clock;
+    }
+
+    /**
+     * Stores a batch of run events from one agent in one transaction. Events that can never be
+     * stored (a malformed id, a non-terminal finish) are logged, counted and skipped, so one bad
+     * event cannot wedge the agent's stream.
+     */
+    public void ingest(String agentId, String cluster, List<AgentMessage> events) {
+        List<RunStarted> started = new ArrayList<>();
+        List<OutputChunk> chunks = new ArrayList<>();
+        List<RunFinished> finished = new ArrayList<>();
+        for (AgentMessage event : events) {
+            switch (event.getBodyCase()) {
+                case RUN_STARTED -> accept(started, event.getRunStarted(),
+                        valid(event.getRunStarted().getRunId(), event.getRunStarted().getTaskId()), agentId);
+                case OUTPUT_CHUNK -> accept(chunks, event.getOutputChunk(),
+                        isUuid(event.getOutputChunk().getRunId()), agentId);
+                case RUN_FINISHED -> accept(finished, event.getRunFinished(),
+                        valid(event.getRunFinished().getRunId(), event.getRunFinished().getTaskId())
+                                && TERMINAL.contains(event.getRunFinished().getStatus()), agentId);
+                default -> throw new IllegalArgumentException("not a run event: " + event.getBodyCase());
+            }
+        }
+        transactions.executeWrite(status -> {
+            Connection connection = status.getConnection();
+            insertStarted(connection, agentId, cluster, started);
+            insertChunks(connection, chunks);
+            finish(connection, agentId, cluster, finished);
+            return null;
+        });
+    }
+
+    /** Run events skipped because they could never be stored. */
+    public long rejectedEvents() {
+        return rejectedEvents.get();
+    }
+
+    private <T> void accept(List<T> into, T event, boolean valid, String agentId) {
+        if (valid) {
+            into.add(event);
+        } else {
+            rejectedEvents.incrementAndGet();
+            log.warn("skipping malformed run event from agent {}: {}", agentId, event);
+        }
+    }
+
+    private static boolean valid(String runId, String taskId) {
+        return isUuid(runId) && isUuid(taskId);
+    }
+
+    private static boolean isUuid(String value) {
+        try {
+            UUID.fromString(value);
+            return true;
+        } catch (IllegalArgumentException e) {
+            return false;
+        }
+    }
+
+    private void insertStarted(Connection connection, String agentId, String cluster, List<RunStarted> events)
+            throws SQLException {
+        if (events.isEmpty()) {
+            return;
+        }
+        OffsetDateTime now = now();
+        try (PreparedStatement insert = connection.prepareStatement(INSERT_STARTED)) {
+            for (RunStarted event : events) {
+                insert.setObject(1, UUID.fromString(event.getRunId()));
+                insert.setObject(2, UUID.fromString(event.getTaskId()));
+                insert.setString(3, cluster);
+                insert.setString(4, agentId);
+                insert.setObject(5, time(event.getFireTime()));
+                insert.setInt(6, event.getAttempt());
+                insert.setString(7, trigger(event.getTrigger()));
+                insert.setLong(8, event.getSpecVersion());
+                insert.setObject(9, event.hasStartedAt() ? time(event.getStartedAt()) : now);
+                insert.setObject(10, now);
+                insert.setObject(11, now);
+                insert.addBatch();
+            }
+            insert.executeBatch();
+        }
+    }
+
+    private static void insertChunks(Connection connection, List<OutputChunk> chunks) throws SQLException {
+        if (chunks.isEmpty()) {
+            return;
+        }
+        try (PreparedStatement insert = connection.prepareStatement(INSERT_CHUNK)) {
+            for (OutputChunk chunk : chunks) {
+                insert.setObject(1, UUID.fromString(chunk.getRunId()));
+                insert.setLong(2, chunk.getSequence());
+                insert.setShort(3, (short) (chunk.getStream() == OutputStream.OUTPUT_STREAM_STDERR ? 2 : 1));
+                insert.setBytes(4, chunk.getData().toByteArray());
+                insert.addBatch();
+            }
+            insert.executeBatch();
+        }
+    }
+
+    private void finish(Connection connection, String agentId, String cluster, List<RunFinished> events)
+            throws SQLException {
+        if (events.isEmpty()) {
+            return;
+        }
+        OffsetDateTime now = now();
+        try (PreparedStatement update = connection.prepareStatement(FINISH_RUNNING);
+                PreparedStatement insert = connection.prepareStatement(INSERT_FINISHED)) {
+            for (RunFinished event : events) {
+                UUID runId = UUID.fromString(event.getRunId());
+                update.setString(1, status(event.getStatus()));
+                update.setObject(2, time(event.getFinishedAt()));
+                setExitCode(update, 3, event);
+                update.setString(4, event.getError().isEmpty() ? null : event.getError());
+                update.setLong(5, event.getOutputBytes());
+                update.setLong(6, event.getOutputChunkCount());
+                update.setObject(7, now);
+                update.setObject(8, runId);
+                if (update.executeUpdate() > 0) {
+                    continue;
+                }
+                insert.setObject(1, runId);
+                insert.setObject(2, UUID.fromString(event.getTaskId()));
+                insert.setString(3, cluster);
+                insert.setString(4, agentId);
+                insert.setObject(5, time(event.getFireTime()));
+                insert.setInt(6, event.getAttempt());
+                insert.setString(7, trigger(event.getTrigger()));
+                insert.setString(8, status(event.getStatus()));
+                insert.setLong(9, event.getSpecVersion());
+                insert.setObject(10, event.hasStartedAt() ? time(event.getStartedAt()) : null);
+                insert.setObject(11, time(event.getFinishedAt()));
+                setExitCode(insert, 12, event);
+                insert.setString(13, event.getError().isEmpty() ? null : event.getError());
+                insert.setLong(14, event.getOutputBytes());
+                insert.setLong(15, event.getOutputChunkCount());
+                insert.setObject(16, now);
+                insert.setObject(17, now);
+                insert.executeUpdate();
+            }
+        }
+    }
+
+    private static void setExitCode(PreparedStatement statement, int index, RunFinished event) throws SQLException {
+        if (event.getHasExitCode()) {
+            statement.setInt(index, event.getExitCode());
+        } else {
+            statement.setNull(index, Types.INTEGER);
+        }
+    }
+
+    /** Run status names as stored and shown: the proto name without its prefix. */
+    static String status(RunStatus status) {
+        return status.name().substring("RUN_STATUS_".length());
+    }
+
+    static String trigger(Trigger trigger) {
+        return trigger == Trigger.TRIGGER_UNSPECIFIED ? "SCHEDULE" : trigger.name().substring("TRIGGER_".length());
+    }
+
+    private OffsetDateTime now() {
+        return OffsetDateTime.ofInstant(clock.instant(), ZoneOffset.UTC);
+    }
+
+    private static OffsetDateTime time(com.google.protobuf.Timestamp timestamp) {
+        return OffsetDateTime.ofInstant(Timestamps.toInstant(timestamp), ZoneOffset.UTC);
+    }
+}

@@ -1,0 +1,9 @@
+package io.cloudtask.controlplane.run;
+
+import io.micronaut.core.annotation.Nullable;
+import io.micronaut.serde.annotation.Serdeable;
+import java.util.List;
+
+/** One page of runs; pass {@code nextPageToken} as {@code pageToken} to read older runs. */
+@Serdeable
+public record RunPage(List<RunView> runs, @Nullable String nextPageToken) {}

@@ -1,0 +1,30 @@
+package io.cloudtask.controlplane.run;
+
+import io.micronaut.core.annotation.Nullable;
+import io.micronaut.serde.annotation.Serdeable;
+import java.time.Instant;
+import java.util.UUID;
+
+/**
+ * A run as the REST API returns it. {@code output} is the interleaved stdout and stderr decoded
+ * as UTF-8 (invalid bytes replaced), present only when one run is read, and cut at
+ * {@code outputShownLimit} bytes; the exact bytes are at {@code /api/v1/runs/{id}/output}.
+ */
+@Serdeable
+public record RunView(
+        UUID id,
+        UUID taskId,
+        String cluster,
+        String agentId,
+        Instant fireTime,
+        int attempt,
+        String trigger,
+        String status,
+        long specVersion,
+        @Nullable Instant startedAt,
+        @Nullable Instant finishedAt,
+        @Nullable Integer exitCode,
+        @Nullable String error,
+        long outputBytes,
+        @Nullable String output,
+        boolean outputComplete) {}

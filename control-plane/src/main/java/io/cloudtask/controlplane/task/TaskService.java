@@ -1,0 +1,282 @@
+package io.cloudtask.controlplane.task;
+
+import com.google.protobuf.Duration;
+import io.cloudtask.controlplane.api.ApiException;
+import io.cloudtask.controlplane.cluster.ClusterService;
+import io.cloudtask.proto.v1.Argv;
+import io.cloudtask.proto.v1.Command;
+import io.cloudtask.proto.v1.TaskSpec;
+import io.cloudtask.schedule.InvalidScheduleException;
+import io.cloudtask.schedule.TaskSchedule;
+import io.micronaut.core.type.Argument;
+import io.micronaut.json.JsonMapper;
+import io.micronaut.transaction.TransactionOperations;
+import jakarta.inject.Singleton;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.sql.Connection;
+import java.sql.SQLException;
+import java.time.Clock;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Set;
+import java.util.UUID;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Tasks: create, read, replace, delete; and the specs agents run. Thread-safe (stateless over
+ * the database). Every change is committed before {@link TaskChangeListener}s hear of it.
+ */
+@Singleton
+public class TaskService {
+    private static final Logger log = LoggerFactory.getLogger(TaskService.class);
+    private static final int NEXT_FIRE_TIMES_SHOWN = 5;
+    private static final UUID FIRST_ID = new UUID(Long.MIN_VALUE, Long.MIN_VALUE);
+    private static final Argument<List<ScheduleRequest>> SCHEDULES = Argument.listOf(ScheduleRequest.class);
+    private static final Argument<List<String>> STRINGS = Argument.listOf(String.class);
+    private static final Argument<Map<String, String>> ENVIRONMENT = Argument.mapOf(String.class, String.class);
+
+    private final TaskRepository tasks;
+    private final ClusterService clusters;
+    private final TransactionOperations<Connection> transactions;
+    private final JsonMapper json;
+    private final Clock clock;
+    private final List<TaskChangeListener> listeners;
+
+    TaskService(TaskRepository tasks, ClusterService clusters, TransactionOperations<Connection> transactions,
+            JsonMapper json, Clock clock, List<TaskChangeListener> listeners) {
+        this.tasks = tasks;
+        this.clusters = clusters;
+        this.transactions = transactions;
+        this.json = json;
+        this.clock = clock;
+        this.listeners = listeners;
+    }
+
+    public TaskView create(TaskRequest request) {
+        TaskDefinition definition = TaskValidator.validate(request);
+        if (request.version() != null) {
+            throw ApiException.invalid("version", "version is assigned by the server; omit it when creating a task");
+        }
+        TaskRow saved = writeGuardingNames(() -> transactions.executeWrite(status -> {
+            clusters.requireExists("cluster", definition.cluster());
+            requireNameFree(definition.cluster(), definition.name());
+            Instant now = clock.instant();
+            return tasks.save(toRow(UUID.randomUUID(), definition, 1, now, now));
+        }), definition);
+        notifyChanged(saved.cluster());
+        return view(saved);
+    }
+
+    public TaskView get(UUID id) {
+        return view(tasks.findByIdAndDeletedAtIsNull(id).orElseThrow(() -> notFound(id)));
+    }
+
+    public TaskPage list(String cluster, String pageToken, int limit) {
+        if (limit < 1 || limit > 1000) {
+            throw ApiException.invalid("limit", "limit is " + limit + "; use a value from 1 to 1000");
+        }
+        UUID after = FIRST_ID;
+        if (pageToken != null && !pageToken.isEmpty()) {
+            try {
+                after = UUID.fromString(pageToken);
+            } catch (IllegalArgumentException e) {
+                throw ApiException.invalid("pageToken", "pageToken '" + pageToken
+                        + "' was not issued by this API; pass the nextPageToken of the previous page");
+            }
+        }
+        List<TaskRow> rows = tasks.page(cluster, after, limit + 1);
+        String next = null;
+        if (rows.size() > limit) {
+            rows = rows.subList(0, limit);
+            next = rows.get(limit - 1).id().toString();
+        }
+        return new TaskPage(rows.stream().map(this::view).toList(), next);
+    }
+
+    public TaskView replace(UUID id, TaskRequest request) {
+        TaskDefinition definition = TaskValidator.validate(request);
+        TaskRow[] before = new TaskRow[1];
+        TaskRow saved = writeGuardingNames(() -> transactions.executeWrite(status -> {
+            TaskRow current = tasks.lockLive(id).orElseThrow(() -> notFound(id));
+            before[0] = current;
+            if (request.version() != null && request.version() != current.version()) {
+                throw ApiException.conflict("version", "task " + id + " is at version " + current.version()
+                        + ", not " + request.version() + "; someone else changed it: read it again and reapply your edit");
+            }
+            clusters.requireExists("cluster", definition.cluster());
+            if (!current.name().equals(definition.name()) || !current.cluster().equals(definition.cluster())) {
+                requireNameFree(definition.cluster(), definition.name());
+            }
+            return tasks.update(toRow(id, definition, current.version() + 1, current.createdAt(), clock.instant()));
+        }), definition);
+        notifyChanged(saved.cluster());
+        if (!before[0].cluster().equals(saved.cluster())) {
+            notifyChanged(before[0].cluster());
+        }
+        return view(saved);
+    }
+
+    public void delete(UUID id) {
+        TaskRow deleted = transactions.executeWrite(status -> {
+            TaskRow current = tasks.lockLive(id).orElseThrow(() -> notFound(id));
+            Instant now = clock.instant();
+            return tasks.update(new TaskRow(current.id(), current.name(), current.cluster(), current.shellCommand(),
+                    current.argvJson(), current.workingDirectory(), current.schedulesJson(), current.timeZone(),
+                    current.environmentJson(), current.timeoutSeconds(), current.paused(), current.version() + 1,
+                    current.createdAt(), now, now));
+        });
+        notifyChanged(deleted.cluster());
+    }
+
+    /** Whether a task with this id exists or existed (deleted tasks keep their run history). */
+    public boolean everExisted(UUID id) {
+        return tasks.existsById(id);
+    }
+
+    /** The live tasks of a cluster with their spec versions, for allocation. */
+    public List<TaskRef> liveTasks(String cluster) {
+        return tasks.findByClusterAndDeletedAtIsNull(cluster).stream()
+                .map(row -> new TaskRef(row.id().toString(), row.version()))
+                .toList();
+    }
+
+    /** The specs of the given live tasks; ids that are malformed, unknown or deleted are missing. */
+    public SpecLookup specs(List<String> taskIds) {
+        Set<UUID> ids = new HashSet<>();
+        List<String> missing = new ArrayList<>();
+        for (String taskId : taskIds) {
+            parseUuid(taskId).ifPresentOrElse(ids::add, () -> missing.add(taskId));
+        }
+        List<TaskSpec> specs = new ArrayList<>();
+        Set<String> found = new HashSet<>();
+        if (!ids.isEmpty()) {
+            for (TaskRow row : tasks.findByIdInListAndDeletedAtIsNull(ids)) {
+                specs.add(toSpec(row));
+                found.add(row.id().toString());
+            }
+        }
+        for (UUID id : ids) {
+            if (!found.contains(id.toString())) {
+                missing.add(id.toString());
+            }
+        }
+        return new SpecLookup(specs, missing);
+    }
+
+    private static Optional<UUID> parseUuid(String value) {
+        try {
+            return Optional.of(UUID.fromString(value));
+        } catch (IllegalArgumentException e) {
+            return Optional.empty();
+        }
+    }
+
+    private void requireNameFree(String cluster, String name) {
+        if (tasks.existsByClusterAndNameAndDeletedAtIsNull(cluster, name)) {
+            throw ApiException.conflict("name", "a task named '" + name + "' already exists in cluster '"
+                    + cluster + "'; choose another name or edit that task");
+        }
+    }
+
+    /** Two concurrent creates can both pass the name check; the unique index decides. */
+    private TaskRow writeGuardingNames(java.util.function.Supplier<TaskRow> write, TaskDefinition definition) {
+        try {
+            return write.get();
+        } catch (RuntimeException e) {
+            for (Throwable t = e; t != null; t = t.getCause()) {
+                if (t instanceof SQLException sql && "23505".equals(sql.getSQLState())) {
+                    throw new ApiException(io.cloudtask.controlplane.api.ErrorKind.CONFLICT, "name",
+                            "a task named '" + definition.name() + "' already exists in cluster '"
+                                    + definition.cluster() + "'; choose another name or edit that task", e);
+                }
+            }
+            throw e;
+        }
+    }
+
+    private void notifyChanged(String cluster) {
+        for (TaskChangeListener listener : listeners) {
+            try {
+                listener.tasksChanged(cluster);
+            } catch (RuntimeException e) {
+                // The change is committed; the periodic reconcile publishes it if this signal failed.
+                log.warn("task change signal failed for cluster {}: {}", cluster, e.toString());
+            }
+        }
+    }
+
+    private static ApiException notFound(UUID id) {
+        return ApiException.notFound("task " + id + " does not exist (or was deleted)");
+    }
+
+    private TaskRow toRow(UUID id, TaskDefinition d, long version, Instant createdAt, Instant updatedAt) {
+        return new TaskRow(id, d.name(), d.cluster(), d.shellCommand(), d.argv() == null ? null : write(d.argv()),
+                d.workingDirectory(), write(d.schedules()), d.timeZone(), write(d.environment()), d.timeoutSeconds(),
+                d.paused(), version, createdAt, updatedAt, null);
+    }
+
+    private TaskView view(TaskRow row) {
+        List<ScheduleRequest> schedules = read(row.schedulesJson(), SCHEDULES);
+        List<Instant> next;
+        try {
+            next = TaskSchedule.of(TaskValidator.toProto(schedules), row.timeZone())
+                    .next(clock.instant(), NEXT_FIRE_TIMES_SHOWN);
+        } catch (InvalidScheduleException e) {
+            // Stored tasks were validated on write; a rule tightened since then must not hide the task.
+            log.warn("stored task {} no longer validates: {}", row.id(), e.getMessage());
+            next = List.of();
+        }
+        return new TaskView(row.id(), row.name(), row.cluster(), row.shellCommand(),
+                row.argvJson() == null ? null : read(row.argvJson(), STRINGS), row.workingDirectory(), schedules,
+                row.timeZone(), read(row.environmentJson(), ENVIRONMENT), row.timeoutSeconds(), row.paused(),
+                row.version(), row.createdAt(), row.updatedAt(), row.paused() ? List.of() : next);
+    }
+
+    private TaskSpec toSpec(TaskRow row) {
+        Command.Builder command = Command.newBuilder();
+        if (row.shellCommand() != null) {
+            command.setShell(row.shellCommand());
+        } else {
+            command.setArgv(Argv.newBuilder().addAllArgs(read(row.argvJson(), STRINGS)));
+        }
+        if (row.workingDirectory() != null) {
+            command.setWorkingDirectory(row.workingDirectory());
+        }
+        TaskSpec.Builder spec = TaskSpec.newBuilder()
+                .setTaskId(row.id().toString())
+                .setVersion(row.version())
+                .setName(row.name())
+                .setCluster(row.cluster())
+                .setCommand(command)
+                .addAllSchedules(TaskValidator.toProto(read(row.schedulesJson(), SCHEDULES)))
+                .setTimeZone(row.timeZone())
+                .putAllEnvironment(read(row.environmentJson(), ENVIRONMENT))
+                .setPaused(row.paused());
+        if (row.timeoutSeconds() > 0) {
+            spec.setTimeout(Duration.newBuilder().setSeconds(row.timeoutSeconds()));
+        }
+        return spec.build();
+    }
+
+    private String write(Object value) {
+        try {
+            return json.writeValueAsString(value);
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+
+    private <T> T read(String value, Argument<T> type) {
+        try {
+            return json.readValue(value, type);
+        } catch (IOException e) {
+            throw new UncheckedIOException("stored task JSON is unreadable", e);
+        }
+    }
+}

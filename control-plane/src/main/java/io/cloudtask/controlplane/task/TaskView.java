@@ -1,0 +1,27 @@
+package io.cloudtask.controlplane.task;
+
+import io.micronaut.core.annotation.Nullable;
+import io.micronaut.serde.annotation.Serdeable;
+import java.time.Instant;
+import java.util.List;
+import java.util.Map;
+import java.util.UUID;
+
+/** A task as the REST API returns it, with its next fire times for display. */
+@Serdeable
+public record TaskView(
+        UUID id,
+        String name,
+        String cluster,
+        @Nullable String command,
+        @Nullable List<String> argv,
+        @Nullable String workingDirectory,
+        List<ScheduleRequest> schedules,
+        String timeZone,
+        Map<String, String> environment,
+        long timeoutSeconds,
+        boolean paused,
+        long version,
+        Instant createdAt,
+        Instant updatedAt,
+        List<Instant> nextFireTimes) {}
