@@ -1,6 +1,7 @@
 package io.cloudtask.controlplane.api;
 
 import io.micronaut.core.annotation.Nullable;
+import com.fasterxml.jackson.annotation.JsonInclude;
 import io.micronaut.serde.annotation.Serdeable;
 
 /**
@@ -9,6 +10,7 @@ import io.micronaut.serde.annotation.Serdeable;
  * on {@code code} and show {@code message}.
  */
 @Serdeable
+@JsonInclude(JsonInclude.Include.ALWAYS)
 public record ApiError(String code, String message, @Nullable String field, boolean retryable) {
     public static ApiError of(ErrorKind kind, String message, @Nullable String field) {
         return new ApiError(kind.name(), message, field, kind.retryable());

@@ -1,6 +1,7 @@
 package io.cloudtask.controlplane.run;
 
 import io.micronaut.core.annotation.Nullable;
+import com.fasterxml.jackson.annotation.JsonInclude;
 import io.micronaut.serde.annotation.Serdeable;
 import java.time.Instant;
 import java.util.UUID;
@@ -11,6 +12,7 @@ import java.util.UUID;
  * {@code outputShownLimit} bytes; the exact bytes are at {@code /api/v1/runs/{id}/output}.
  */
 @Serdeable
+@JsonInclude(JsonInclude.Include.ALWAYS)
 public record RunView(
         UUID id,
         UUID taskId,

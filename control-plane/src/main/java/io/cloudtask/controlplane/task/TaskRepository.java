@@ -1,5 +1,6 @@
 package io.cloudtask.controlplane.task;
 
+import io.micronaut.core.annotation.Nullable;
 import io.micronaut.data.annotation.Query;
 import io.micronaut.data.jdbc.annotation.JdbcRepository;
 import io.micronaut.data.model.query.builder.sql.Dialect;
@@ -25,5 +26,5 @@ interface TaskRepository extends CrudRepository<TaskRow, UUID> {
     /** A page of live tasks ordered by id, starting after {@code after}. */
     @Query("SELECT * FROM tasks WHERE deleted_at IS NULL AND (CAST(:cluster AS TEXT) IS NULL OR cluster = :cluster)"
             + " AND id > :after ORDER BY id LIMIT :limit")
-    List<TaskRow> page(String cluster, UUID after, int limit);
+    List<TaskRow> page(@Nullable String cluster, UUID after, int limit);
 }

@@ -36,7 +36,8 @@ import org.slf4j.LoggerFactory;
 public class TaskService {
     private static final Logger log = LoggerFactory.getLogger(TaskService.class);
     private static final int NEXT_FIRE_TIMES_SHOWN = 5;
-    private static final UUID FIRST_ID = new UUID(Long.MIN_VALUE, Long.MIN_VALUE);
+    /** PostgreSQL orders UUIDs as unsigned bytes: all-zero is the smallest. */
+    private static final UUID FIRST_ID = new UUID(0L, 0L);
     private static final Argument<List<ScheduleRequest>> SCHEDULES = Argument.listOf(ScheduleRequest.class);
     private static final Argument<List<String>> STRINGS = Argument.listOf(String.class);
     private static final Argument<Map<String, String>> ENVIRONMENT = Argument.mapOf(String.class, String.class);

@@ -1,6 +1,7 @@
 package io.cloudtask.controlplane.task;
 
 import io.micronaut.core.annotation.Nullable;
+import com.fasterxml.jackson.annotation.JsonInclude;
 import io.micronaut.serde.annotation.Serdeable;
 import java.time.Instant;
 import java.util.List;
@@ -9,6 +10,7 @@ import java.util.UUID;
 
 /** A task as the REST API returns it, with its next fire times for display. */
 @Serdeable
+@JsonInclude(JsonInclude.Include.ALWAYS)
 public record TaskView(
         UUID id,
         String name,
