@@ -65,7 +65,6 @@ class AllocationPublisher implements AutoCloseable {
         return thread;
     });
     private final AtomicBoolean publishPending = new AtomicBoolean();
-    private final AtomicBoolean connected = new AtomicBoolean();
     private final AtomicLong publications = new AtomicLong();
     private LeaderLatch leaderLatch;
     private CuratorCache clusterCache;
@@ -84,12 +83,11 @@ class AllocationPublisher implements AutoCloseable {
     @PostConstruct
     void start() throws Exception {
         client.getConnectionStateListenable().addListener((c, state) -> {
-            connected.set(state == ConnectionState.CONNECTED || state == ConnectionState.RECONNECTED);
             if (state == ConnectionState.RECONNECTED) {
+                // Re-read everything: agents may have come and gone while we were away.
                 requestPublish();
             }
         });
-        connected.set(client.getZookeeperClient().isConnected());
         leaderLatch = new LeaderLatch(client, ZkLayout.LEADER, replicaId);
         leaderLatch.addListener(new LeaderLatchListener() {
             @Override
@@ -138,7 +136,8 @@ class AllocationPublisher implements AutoCloseable {
 
     private void publishIfLeading() {
         publishPending.set(false);
-        if (!isLeader() || !connected.get()) {
+        // A SUSPENDED connection reports not connected: the leader stops leading at once.
+        if (!isLeader() || !client.getZookeeperClient().isConnected()) {
             return;
         }
         try {
@@ -197,7 +196,7 @@ class AllocationPublisher implements AutoCloseable {
             throw new ConcurrentWriteException(path);
         }
         publications.incrementAndGet();
-        log.debug("published epoch {} for agent {} in cluster {}: {} tasks", epoch, agentId, cluster, desired.size());
+        log.info("published allocation epoch {} for agent {} in cluster {}: {} tasks", epoch, agentId, cluster, desired.size());
     }
 
     private List<String> children(String path) throws Exception {

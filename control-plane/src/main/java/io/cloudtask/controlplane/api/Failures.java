@@ -1,7 +1,10 @@
 package io.cloudtask.controlplane.api;
 
+import io.micronaut.data.connection.exceptions.ConnectionException;
 import java.net.ConnectException;
 import java.sql.SQLException;
+import java.sql.SQLNonTransientConnectionException;
+import java.sql.SQLRecoverableException;
 import java.sql.SQLTransientConnectionException;
 
 /**
@@ -17,9 +20,7 @@ public final class Failures {
             if (t instanceof ApiException api) {
                 return api;
             }
-            if (t instanceof SQLTransientConnectionException || t instanceof ConnectException
-                    || (t instanceof SQLException sql && sql.getSQLState() != null
-                            && sql.getSQLState().startsWith("08"))) {
+            if (isConnectionFailure(t)) {
                 return new ApiException(ErrorKind.UNAVAILABLE, null,
                         "the database is unavailable; retry shortly, and if this persists check the"
                                 + " database server and the control plane's datasource settings", t);
@@ -29,5 +30,15 @@ public final class Failures {
             }
         }
         return new ApiException(ErrorKind.INTERNAL, null, "internal error; the control plane logged the details", exception);
+    }
+
+    /** The database (or the pool's connection to it) is gone, as opposed to a bad statement. */
+    private static boolean isConnectionFailure(Throwable t) {
+        if (t instanceof SQLTransientConnectionException || t instanceof SQLNonTransientConnectionException
+                || t instanceof SQLRecoverableException || t instanceof ConnectException
+                || t instanceof ConnectionException) {
+            return true;
+        }
+        return t instanceof SQLException sql && sql.getSQLState() != null && sql.getSQLState().startsWith("08");
     }
 }

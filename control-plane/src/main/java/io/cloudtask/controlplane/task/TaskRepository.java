@@ -19,7 +19,8 @@ interface TaskRepository extends CrudRepository<TaskRow, UUID> {
 
     List<TaskRow> findByIdInListAndDeletedAtIsNull(Collection<UUID> ids);
 
-    List<TaskRow> findByClusterAndDeletedAtIsNull(String cluster);
+    @Query("SELECT * FROM tasks WHERE cluster = :cluster AND deleted_at IS NULL")
+    List<TaskRow> liveInCluster(String cluster);
 
     boolean existsByClusterAndNameAndDeletedAtIsNull(String cluster, String name);
 

@@ -142,7 +142,7 @@ public class TaskService {
 
     /** The live tasks of a cluster with their spec versions, for allocation. */
     public List<TaskRef> liveTasks(String cluster) {
-        return tasks.findByClusterAndDeletedAtIsNull(cluster).stream()
+        return tasks.liveInCluster(cluster).stream()
                 .map(row -> new TaskRef(row.id().toString(), row.version()))
                 .toList();
     }

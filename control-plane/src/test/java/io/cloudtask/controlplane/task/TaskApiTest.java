@@ -13,7 +13,7 @@ import java.util.Set;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 
-@MicronautTest(environments = "test")
+@MicronautTest(environments = "test", transactional = false)
 class TaskApiTest extends ControlPlaneTest {
     @Inject
     EmbeddedServer server;

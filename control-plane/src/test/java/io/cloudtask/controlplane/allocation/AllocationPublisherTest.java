@@ -1,0 +1,108 @@
+package io.cloudtask.controlplane.allocation;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+import io.cloudtask.controlplane.task.TaskRequest;
+import io.cloudtask.controlplane.task.TaskService;
+import io.cloudtask.controlplane.task.ScheduleRequest;
+import io.cloudtask.controlplane.testing.ControlPlaneTest;
+import io.cloudtask.proto.v1.AgentInfo;
+import io.cloudtask.proto.v1.AssignedTask;
+import io.cloudtask.proto.v1.Assignment;
+import io.cloudtask.protocol.ZkLayout;
+import io.micronaut.test.extensions.junit5.annotation.MicronautTest;
+import jakarta.inject.Inject;
+import java.time.Duration;
+import java.util.List;
+import java.util.Map;
+import java.util.UUID;
+import org.apache.curator.framework.CuratorFramework;
+import org.apache.curator.framework.CuratorFrameworkFactory;
+import org.apache.curator.retry.RetryOneTime;
+import org.apache.zookeeper.CreateMode;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+@MicronautTest(environments = "test", transactional = false)
+class AllocationPublisherTest extends ControlPlaneTest {
+    private static final Duration WAIT = Duration.ofSeconds(10);
+
+    @Inject
+    TaskService tasks;
+
+    @Inject
+    AllocationPublisher publisher;
+
+    CuratorFramework agentSide;
+
+    @BeforeEach
+    void connectAsAgents() {
+        agentSide = CuratorFrameworkFactory.newClient(zookeeper.getConnectString(), 4000, 4000, new RetryOneTime(100));
+        agentSide.start();
+    }
+
+    @AfterEach
+    void disconnect() {
+        agentSide.close();
+    }
+
+    private void joinAgent(String agentId) throws Exception {
+        agentSide.create().creatingParentContainersIfNeeded().withMode(CreateMode.EPHEMERAL)
+                .forPath(ZkLayout.agent("default", agentId), ZkLayout.encode(AgentInfo.newBuilder()
+                        .setAgentId(agentId).setCluster("default").build()));
+    }
+
+    private Assignment assignment(String agentId) throws Exception {
+        String path = ZkLayout.allocation("default", agentId);
+        if (agentSide.checkExists().forPath(path) == null) {
+            return Assignment.getDefaultInstance();
+        }
+        return ZkLayout.decodeAssignment(agentSide.getData().forPath(path));
+    }
+
+    private List<String> taskIds(String agentId) throws Exception {
+        return assignment(agentId).getTasksList().stream().map(AssignedTask::getTaskId).toList();
+    }
+
+    private static TaskRequest request(String name, String command) {
+        return new TaskRequest(name, null, command, null, null,
+                List.of(new ScheduleRequest("cron", "* * * * * ?", null, null, null, null)), null, Map.of(), null,
+                null, null);
+    }
+
+    @Test
+    void publishesTasksToLiveAgentsAndFollowsEditsDeletesAndDepartures() throws Exception {
+        await().atMost(WAIT).until(publisher::isLeader);
+        joinAgent("agent-a");
+        UUID taskId = tasks.create(request("alloc-1", "echo one")).id();
+        await().atMost(WAIT).until(() -> taskIds("agent-a").contains(taskId.toString()));
+        long epochAfterCreate = assignment("agent-a").getEpoch();
+
+        tasks.replace(taskId, request("alloc-1", "echo two"));
+        await().atMost(WAIT).until(() -> assignment("agent-a").getTasksList().contains(
+                AssignedTask.newBuilder().setTaskId(taskId.toString()).setSpecVersion(2).build()));
+        assertThat(assignment("agent-a").getEpoch()).isGreaterThan(epochAfterCreate);
+
+        joinAgent("agent-b");
+        for (int i = 0; i < 20; i++) {
+            tasks.create(request("alloc-many-" + i, "true"));
+        }
+        await().atMost(WAIT).until(() -> taskIds("agent-a").size() + taskIds("agent-b").size() == 21);
+        assertThat(taskIds("agent-b")).isNotEmpty();
+        List<String> onA = taskIds("agent-a");
+
+        agentSide.delete().forPath(ZkLayout.agent("default", "agent-b"));
+        await().atMost(WAIT).until(() -> taskIds("agent-a").size() == 21 && taskIds("agent-b").isEmpty());
+        assertThat(taskIds("agent-a")).containsAll(onA);
+
+        tasks.delete(taskId);
+        await().atMost(WAIT).until(() -> !taskIds("agent-a").contains(taskId.toString()));
+        long epoch = assignment("agent-a").getEpoch();
+        long written = publisher.publications();
+        publisher.requestPublish();
+        await().during(Duration.ofMillis(500)).atMost(WAIT).until(() -> assignment("agent-a").getEpoch() == epoch);
+        assertThat(publisher.publications()).isEqualTo(written);
+    }
+}
