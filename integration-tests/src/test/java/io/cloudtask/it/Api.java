@@ -1,0 +1,91 @@
+package io.cloudtask.it;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+
+/** The control plane's REST API as the integration tests use it. */
+final class Api {
+    private static final ObjectMapper JSON = new ObjectMapper();
+    private final HttpClient client = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
+    private final URI base;
+
+    Api(URI base) {
+        this.base = base;
+    }
+
+    boolean isHealthy() {
+        try {
+            return send(HttpRequest.newBuilder(base.resolve("/health")).GET()).statusCode() == 200;
+        } catch (UncheckedIOException e) {
+            return false;
+        }
+    }
+
+    JsonNode createTask(String json) {
+        HttpResponse<String> response = send(HttpRequest.newBuilder(base.resolve("/api/v1/tasks"))
+                .header("Content-Type", "application/json").POST(HttpRequest.BodyPublishers.ofString(json)));
+        if (response.statusCode() != 201) {
+            throw new AssertionError("create task answered " + response.statusCode() + ": " + response.body());
+        }
+        return parse(response.body());
+    }
+
+    void deleteTask(String taskId) {
+        HttpResponse<String> response = send(HttpRequest.newBuilder(base.resolve("/api/v1/tasks/" + taskId)).DELETE());
+        if (response.statusCode() != 204) {
+            throw new AssertionError("delete task answered " + response.statusCode() + ": " + response.body());
+        }
+    }
+
+    /** All runs of a task, newest first, following pages. */
+    List<JsonNode> runs(String taskId) {
+        List<JsonNode> runs = new ArrayList<>();
+        String token = "";
+        while (token != null) {
+            JsonNode page = get("/api/v1/tasks/" + taskId + "/runs?limit=500&pageToken=" + token);
+            page.get("runs").forEach(runs::add);
+            token = page.get("nextPageToken").isNull() ? null : page.get("nextPageToken").asText();
+        }
+        return runs;
+    }
+
+    JsonNode run(String runId) {
+        return get("/api/v1/runs/" + runId);
+    }
+
+    JsonNode get(String path) {
+        HttpResponse<String> response = send(HttpRequest.newBuilder(base.resolve(path)).GET());
+        if (response.statusCode() != 200) {
+            throw new AssertionError("GET " + path + " answered " + response.statusCode() + ": " + response.body());
+        }
+        return parse(response.body());
+    }
+
+    private static JsonNode parse(String body) {
+        try {
+            return JSON.readTree(body);
+        } catch (IOException e) {
+            throw new AssertionError("not JSON: " + body, e);
+        }
+    }
+
+    private HttpResponse<String> send(HttpRequest.Builder request) {
+        try {
+            return client.send(request.timeout(Duration.ofSeconds(30)).build(), HttpResponse.BodyHandlers.ofString());
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IllegalStateException(e);
+        }
+    }
+}

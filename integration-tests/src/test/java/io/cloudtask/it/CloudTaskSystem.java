@@ -1,0 +1,118 @@
+package io.cloudtask.it;
+
+import io.cloudtask.controlplane.testing.TestDatabase;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import org.awaitility.Awaitility;
+
+/**
+ * A whole CloudTask installation, every part a separate process: a ZooKeeper server, a
+ * control plane (against a real PostgreSQL database) and agents. Stops everything on close, in
+ * reverse start order.
+ */
+final class CloudTaskSystem implements AutoCloseable {
+    /** Scales every wait in the integration tests (slow machines: raise it). */
+    static final double TIMEOUT_SCALE = Double.parseDouble(System.getProperty("cloudtask.it.timeoutScale", "1"));
+
+    private final List<ManagedProcess> processes = new ArrayList<>();
+    private final Path workDir;
+    private String zookeeperConnect;
+    private int httpPort;
+    private int grpcPort;
+    private ManagedProcess controlPlane;
+
+    CloudTaskSystem(Path workDir) {
+        this.workDir = workDir;
+    }
+
+    static Duration scaled(Duration duration) {
+        return Duration.ofMillis((long) (duration.toMillis() * TIMEOUT_SCALE));
+    }
+
+    CloudTaskSystem startZooKeeper() throws Exception {
+        int port = Ports.free();
+        Path data = Files.createDirectories(workDir.resolve("zookeeper"));
+        ManagedProcess zookeeper = ManagedProcess.startJava("zookeeper", List.of(
+                "-Xmx256m", "-Dzookeeper.admin.enableServer=false", "-cp", System.getProperty("java.class.path"),
+                "org.apache.zookeeper.server.ZooKeeperServerMain", Integer.toString(port), data.toString()), Map.of());
+        processes.add(zookeeper);
+        zookeeperConnect = "127.0.0.1:" + port;
+        Awaitility.await("ZooKeeper accepting connections").atMost(scaled(Duration.ofSeconds(30)))
+                .until(() -> canConnect(port));
+        return this;
+    }
+
+    CloudTaskSystem startControlPlane() {
+        TestDatabase.Coordinates database = TestDatabase.create();
+        httpPort = Ports.free();
+        grpcPort = Ports.free();
+        Map<String, String> env = new HashMap<>();
+        env.put("CLOUDTASK_DB_URL", database.url());
+        env.put("CLOUDTASK_DB_USER", database.user());
+        env.put("CLOUDTASK_DB_PASSWORD", database.password());
+        env.put("CLOUDTASK_ZK_CONNECT", zookeeperConnect);
+        env.put("CLOUDTASK_HTTP_HOST", "127.0.0.1");
+        env.put("CLOUDTASK_HTTP_PORT", Integer.toString(httpPort));
+        env.put("CLOUDTASK_GRPC_PORT", Integer.toString(grpcPort));
+        env.put("CLOUDTASK_REPLICA_ID", "replica-1");
+        controlPlane = ManagedProcess.startJava("control-plane", List.of("-Xmx512m", "-jar",
+                System.getProperty("cloudtask.it.controlPlaneJar")), env);
+        processes.add(controlPlane);
+        Api api = api();
+        Awaitility.await("control plane healthy").atMost(scaled(Duration.ofSeconds(60)))
+                .pollInterval(Duration.ofMillis(250))
+                .until(() -> {
+                    if (!controlPlane.isAlive()) {
+                        throw new AssertionError("control plane exited:\n" + controlPlane.logTail(40));
+                    }
+                    return api.isHealthy();
+                });
+        return this;
+    }
+
+    ManagedProcess startAgent(String agentId) throws Exception {
+        Path agentWork = Files.createDirectories(workDir.resolve("agent-" + agentId));
+        Map<String, String> env = new HashMap<>();
+        env.put("CLOUDTASK_AGENT_ID", agentId);
+        env.put("CLOUDTASK_AGENT_CLUSTER", "default");
+        env.put("CLOUDTASK_AGENT_CONTROL_PLANE", "127.0.0.1:" + grpcPort);
+        env.put("CLOUDTASK_AGENT_ZOOKEEPER", zookeeperConnect);
+        env.put("CLOUDTASK_AGENT_WORK_DIR", agentWork.toString());
+        ManagedProcess agent = ManagedProcess.startJava("agent-" + agentId, List.of("-Xmx128m", "-jar",
+                System.getProperty("cloudtask.it.agentJar")), env);
+        processes.add(agent);
+        return agent;
+    }
+
+    Api api() {
+        return new Api(java.net.URI.create("http://127.0.0.1:" + httpPort));
+    }
+
+    String zookeeperConnect() {
+        return zookeeperConnect;
+    }
+
+    ManagedProcess controlPlane() {
+        return controlPlane;
+    }
+
+    private static boolean canConnect(int port) {
+        try (java.net.Socket socket = new java.net.Socket("127.0.0.1", port)) {
+            return true;
+        } catch (java.io.IOException e) {
+            return false;
+        }
+    }
+
+    @Override
+    public void close() {
+        for (int i = processes.size() - 1; i >= 0; i--) {
+            processes.get(i).close();
+        }
+    }
+}
