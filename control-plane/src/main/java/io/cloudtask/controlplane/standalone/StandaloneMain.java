@@ -38,6 +38,11 @@ public final class StandaloneMain {
 
     public static void main(String[] args) throws Exception {
         StandaloneSettings settings = StandaloneSettings.fromEnvironment(System.getenv());
+        Path agentJar = settings.agentJar().orElseGet(StandaloneMain::defaultAgentJar);
+        if (!Files.isRegularFile(agentJar)) {
+            throw new IllegalStateException("agent jar " + agentJar.toAbsolutePath() + " not found: build it with"
+                    + " './mvnw -DskipTests package' or set CLOUDTASK_STANDALONE_AGENT_JAR");
+        }
         Files.createDirectories(settings.dataDir());
 
         EmbeddedPostgres postgres = EmbeddedPostgres.builder()
@@ -60,7 +65,7 @@ public final class StandaloneMain {
         properties.put("grpc.server.port", settings.grpcPort());
         ApplicationContext context = Micronaut.build(args).mainClass(Application.class).properties(properties).start();
 
-        Process agent = startAgent(settings, zookeeper.getConnectionString());
+        Process agent = startAgent(agentJar, settings, zookeeper.getConnectionString());
 
         Runtime.getRuntime().addShutdownHook(new Thread(() -> {
             stopAgent(agent);
@@ -123,13 +128,7 @@ public final class StandaloneMain {
         return server;
     }
 
-    private static Process startAgent(StandaloneSettings settings, String zookeeper) throws IOException {
-        Path jar = settings.agentJar().orElseGet(StandaloneMain::defaultAgentJar);
-        if (!Files.isRegularFile(jar)) {
-            throw new IllegalStateException("agent jar " + jar.toAbsolutePath() + " not found: build it with"
-                    + " './mvnw -DskipTests package' or set CLOUDTASK_STANDALONE_AGENT_JAR");
-        }
-        String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
+    private static Process startAgent(Path jar, StandaloneSettings settings, String zookeeper) throws IOException {        String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
         ProcessBuilder builder = new ProcessBuilder(List.of(java, "-Xmx128m", "-jar", jar.toString()))
                 .inheritIO();
         Map<String, String> environment = builder.environment();
