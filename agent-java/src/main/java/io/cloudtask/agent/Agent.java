@@ -1,0 +1,229 @@
+package io.cloudtask.agent;
+
+import io.cloudtask.agent.gateway.Backoff;
+import io.cloudtask.agent.gateway.ChannelFactory;
+import io.cloudtask.agent.gateway.GatewayClient;
+import io.cloudtask.agent.gateway.GatewayListener;
+import io.cloudtask.agent.membership.AssignmentListener;
+import io.cloudtask.agent.membership.FencingPolicy;
+import io.cloudtask.agent.membership.ZkMembership;
+import io.cloudtask.agent.outbox.InMemoryRunEventOutbox;
+import io.cloudtask.agent.outbox.RunEventOutbox;
+import io.cloudtask.agent.run.Platform;
+import io.cloudtask.agent.run.ProcessRunner;
+import io.cloudtask.agent.run.RunRequest;
+import io.cloudtask.agent.schedule.Fire;
+import io.cloudtask.agent.schedule.LocalScheduler;
+import io.cloudtask.agent.spec.SpecCache;
+import io.cloudtask.proto.v1.AgentInfo;
+import io.cloudtask.proto.v1.Assignment;
+import io.cloudtask.proto.v1.TaskSpecs;
+import io.cloudtask.proto.v1.Welcome;
+import java.security.SecureRandom;
+import java.time.Clock;
+import java.time.Duration;
+import java.util.Objects;
+import java.util.OptionalLong;
+import java.util.Set;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.RejectedExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import org.apache.curator.framework.CuratorFramework;
+import org.apache.curator.framework.CuratorFrameworkFactory;
+import org.apache.curator.retry.ExponentialBackoffRetry;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The agent: wires ZooKeeper membership, the fencing policy, the spec cache, the local scheduler,
+ * the process runner, the outbox and the gateway stream.
+ *
+ * <p>Threads: {@code cloudtask-reconcile} applies assignments, specs and reconnect re-reads one at
+ * a time; {@code cloudtask-timer} fires; {@code cloudtask-run-*} and {@code cloudtask-output-*} run
+ * processes and read their output; {@code cloudtask-gateway} owns the stream; Curator and gRPC
+ * threads only hand work to those.
+ *
+ * <p>Lifecycle: construct (no I/O), {@link #start()} once, {@link #close()} (idempotent) in this
+ * order: stop firing → stop accepting runs → flush briefly and close the stream → leave ZooKeeper
+ * (the ephemeral node goes away) → close the Curator client. Thread-safe.
+ */
+public final class Agent implements AutoCloseable {
+    /** How long close() waits for the control plane to acknowledge pending run events. */
+    static final Duration FLUSH_TIMEOUT = Duration.ofSeconds(2);
+
+    private static final Logger log = LoggerFactory.getLogger(Agent.class);
+
+    private final AgentConfig config;
+    private final Clock clock;
+    private final SpecCache specCache;
+    private final RunEventOutbox outbox;
+    private final ProcessRunner runner;
+    private final LocalScheduler scheduler;
+    private final ExecutorService reconcileExecutor;
+    private final TaskReconciler reconciler;
+    private final CuratorFramework curator;
+    private final ZkMembership membership;
+    private final FencingPolicy fencing;
+    private final GatewayClient gateway;
+    private final AtomicBoolean started = new AtomicBoolean();
+    private final AtomicBoolean closed = new AtomicBoolean();
+    private volatile AgentInfo info;
+
+    /** The production agent: system UTC clock, plaintext gRPC channels. */
+    public Agent(AgentConfig config) {
+        this(config, Clock.systemUTC(), ChannelFactory.plaintext());
+    }
+
+    /** An agent with an injected clock and gRPC channel factory (tests use in-process channels). */
+    public Agent(AgentConfig config, Clock clock, ChannelFactory channelFactory) {
+        this.config = Objects.requireNonNull(config, "config");
+        this.clock = Objects.requireNonNull(clock, "clock");
+        this.specCache = new SpecCache(config.specDir());
+        this.outbox = InMemoryRunEventOutbox.startingAt(clock.instant());
+        this.runner = new ProcessRunner(config.workDir().resolve("tasks"), Platform.current(), outbox, clock);
+        this.scheduler = new LocalScheduler(clock, this::onFire);
+        this.reconcileExecutor = Executors.newSingleThreadExecutor(runnable -> {
+            Thread thread = new Thread(runnable, "cloudtask-reconcile");
+            thread.setDaemon(true);
+            return thread;
+        });
+        this.gateway = new GatewayClient(
+                new GatewayClient.Settings(config.agentId(), config.cluster(), config.joinToken(), config.controlPlane(),
+                        new Backoff(config.reconnectInitialBackoff(), config.reconnectMaxBackoff()), FLUSH_TIMEOUT),
+                () -> info, outbox, new Listener(), channelFactory, new SecureRandom());
+        this.reconciler = new TaskReconciler(specCache, scheduler::update, gateway::requestSpecs);
+        this.curator = CuratorFrameworkFactory.builder()
+                .connectString(config.zookeeper())
+                .sessionTimeoutMs(Math.toIntExact(config.zookeeperSessionTimeout().toMillis()))
+                .connectionTimeoutMs(Math.toIntExact(config.zookeeperConnectionTimeout().toMillis()))
+                .retryPolicy(new ExponentialBackoffRetry(100, 10, 5_000))
+                .build();
+        this.membership = new ZkMembership(curator, config.cluster(), config.agentId(), new AssignmentListener() {
+            @Override
+            public void onAssignment(Assignment assignment) {
+                onReconcileThread(() -> reconciler.applyAssignment(assignment));
+            }
+
+            @Override
+            public void onAssignmentMissing() {
+                onReconcileThread(reconciler::assignmentMissing);
+            }
+        });
+        this.fencing = new FencingPolicy(scheduler, this::rereadAllocation, reconcileExecutor);
+    }
+
+    /** Loads cached specs, joins ZooKeeper and opens the gateway stream. Firing starts once ZooKeeper is connected. */
+    public void start() {
+        if (!started.compareAndSet(false, true)) {
+            throw new IllegalStateException("agent already started");
+        }
+        specCache.load();
+        info = HostFacts.agentInfo(config, clock.instant());
+        scheduler.start();
+        // Registered before start() so the first CONNECTED reaches the fencing policy.
+        curator.getConnectionStateListenable().addListener(fencing);
+        curator.start();
+        log.info("connecting to ZooKeeper at {}; no task fires before the connection is up and the allocation is read",
+                config.zookeeper());
+        membership.start(info);
+        gateway.start();
+    }
+
+    /** Whether fires may start now (ZooKeeper connected and allocation reconciled). */
+    public boolean isFiring() {
+        return scheduler.isFiring();
+    }
+
+    /** The tasks the scheduler holds: assigned and with a cached spec. */
+    public Set<String> scheduledTaskIds() {
+        return scheduler.taskIds();
+    }
+
+    /** The task ids of the last applied assignment. */
+    public Set<String> assignedTaskIds() {
+        return reconciler.assignedTaskIds();
+    }
+
+    /** The epoch of the last applied assignment, if any. */
+    public OptionalLong appliedEpoch() {
+        return reconciler.appliedEpoch();
+    }
+
+    /** Whether the gateway stream is up and welcomed. */
+    public boolean isConnectedToControlPlane() {
+        return gateway.isConnected();
+    }
+
+    public AgentConfig config() {
+        return config;
+    }
+
+    @Override
+    public void close() {
+        if (!closed.compareAndSet(false, true)) {
+            return;
+        }
+        log.info("agent {} stopping", config.agentId());
+        scheduler.close();
+        runner.close();
+        gateway.close();
+        try {
+            membership.close();
+        } catch (Exception e) {
+            log.warn("leaving ZooKeeper failed ({}); the node disappears when the session expires", e.toString());
+        }
+        curator.close();
+        reconcileExecutor.shutdown();
+        try {
+            if (!reconcileExecutor.awaitTermination(2, TimeUnit.SECONDS)) {
+                reconcileExecutor.shutdownNow();
+            }
+        } catch (InterruptedException e) {
+            reconcileExecutor.shutdownNow();
+            Thread.currentThread().interrupt();
+        }
+        log.info("agent {} stopped", config.agentId());
+    }
+
+    /** Runs on the reconcile thread (called by the fencing policy there). */
+    private void rereadAllocation() throws Exception {
+        membership.readAllocation().ifPresentOrElse(reconciler::applyAssignment, reconciler::assignmentMissing);
+    }
+
+    /** Called on the timer thread: hand off without blocking. */
+    private void onFire(Fire fire) {
+        if (!runner.submit(RunRequest.scheduled(fire.spec(), fire.fireTime()))) {
+            log.info("not running task {} fire {}: the agent is stopping", fire.taskId(), fire.fireTime());
+        }
+    }
+
+    private void onReconcileThread(Runnable task) {
+        try {
+            reconcileExecutor.execute(() -> {
+                try {
+                    task.run();
+                } catch (Throwable t) {
+                    log.error("reconcile step failed", t);
+                }
+            });
+        } catch (RejectedExecutionException e) {
+            // Only after close(): the agent no longer acts on desired state.
+            log.debug("agent closed; dropping a reconcile step");
+        }
+    }
+
+    /** Gateway callbacks, on the gateway thread: hand off to the reconcile thread. */
+    private final class Listener implements GatewayListener {
+        @Override
+        public void onWelcome(Welcome welcome) {
+            onReconcileThread(reconciler::requestOutdatedSpecs);
+        }
+
+        @Override
+        public void onTaskSpecs(TaskSpecs specs) {
+            onReconcileThread(() -> reconciler.applySpecs(specs));
+        }
+    }
+}

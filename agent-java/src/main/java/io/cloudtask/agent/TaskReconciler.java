@@ -1,0 +1,132 @@
+package io.cloudtask.agent;
+
+import io.cloudtask.agent.spec.SpecCache;
+import io.cloudtask.proto.v1.AssignedTask;
+import io.cloudtask.proto.v1.Assignment;
+import io.cloudtask.proto.v1.TaskSpec;
+import io.cloudtask.proto.v1.TaskSpecs;
+import java.util.ArrayList;
+import java.util.Collection;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import java.util.OptionalLong;
+import java.util.Set;
+import java.util.function.Consumer;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Turns desired state (the applied Assignment and the cached specs) into what the scheduler fires
+ * and which specs must be requested. Assignments with a lower epoch than the last applied one are
+ * ignored. A task fires when it is assigned and its spec is cached, even if the cached version is
+ * older than the assigned one: the newer spec is normally milliseconds away, and firing the old one
+ * keeps the agent useful while the control plane is unreachable.
+ *
+ * <p>Not thread-safe: the agent calls it only from its reconcile thread ({@code cloudtask-reconcile});
+ * only the read-only status accessors may be called from other threads.
+ */
+final class TaskReconciler {
+    private static final Logger log = LoggerFactory.getLogger(TaskReconciler.class);
+
+    private final SpecCache cache;
+    private final Consumer<Map<String, TaskSpec>> scheduler;
+    private final Consumer<Collection<String>> specRequester;
+    // Written only on the reconcile thread; volatile so status accessors may read them anywhere.
+    private volatile Map<String, Long> assigned = Map.of();
+    private volatile boolean anyApplied;
+    private volatile long lastEpoch;
+
+    TaskReconciler(SpecCache cache, Consumer<Map<String, TaskSpec>> scheduler, Consumer<Collection<String>> specRequester) {
+        this.cache = Objects.requireNonNull(cache, "cache");
+        this.scheduler = Objects.requireNonNull(scheduler, "scheduler");
+        this.specRequester = Objects.requireNonNull(specRequester, "specRequester");
+    }
+
+    /**
+     * Applies an assignment unless its epoch is lower than the last applied one.
+     *
+     * @return whether it was applied
+     */
+    boolean applyAssignment(Assignment assignment) {
+        if (anyApplied && Long.compareUnsigned(assignment.getEpoch(), lastEpoch) < 0) {
+            log.info("ignoring assignment epoch {}: epoch {} is already applied",
+                    Long.toUnsignedString(assignment.getEpoch()), Long.toUnsignedString(lastEpoch));
+            return false;
+        }
+        Map<String, Long> tasks = new HashMap<>();
+        for (AssignedTask task : assignment.getTasksList()) {
+            tasks.put(task.getTaskId(), task.getSpecVersion());
+        }
+        boolean changed = !anyApplied || assignment.getEpoch() != lastEpoch || !tasks.equals(assigned);
+        anyApplied = true;
+        lastEpoch = assignment.getEpoch();
+        assigned = Map.copyOf(tasks);
+        if (changed) {
+            log.info("applied assignment epoch {}: {} task(s)", Long.toUnsignedString(lastEpoch), assigned.size());
+        }
+        // Tasks that left the assignment stop firing now and their specs leave the disk.
+        cache.retainOnly(assigned.keySet());
+        publish();
+        requestOutdatedSpecs();
+        return true;
+    }
+
+    /** The task ids of the applied assignment (empty while none is published). */
+    Set<String> assignedTaskIds() {
+        return assigned.keySet();
+    }
+
+    /** The epoch of the last applied assignment, if any. */
+    OptionalLong appliedEpoch() {
+        return anyApplied ? OptionalLong.of(lastEpoch) : OptionalLong.empty();
+    }
+
+    /** The allocation node is absent: fire nothing, but keep the cache until an assignment says otherwise. */
+    void assignmentMissing() {
+        if (!assigned.isEmpty()) {
+            log.info("no allocation published for this agent: not firing any task");
+        }
+        assigned = Map.of();
+        publish();
+    }
+
+    /** Caches the specs of assigned tasks and drops the ones the control plane says no longer exist. */
+    void applySpecs(TaskSpecs specs) {
+        for (TaskSpec spec : specs.getSpecsList()) {
+            if (assigned.containsKey(spec.getTaskId())) {
+                cache.put(spec);
+            } else {
+                log.debug("ignoring the spec of task {}: not assigned to this agent", spec.getTaskId());
+            }
+        }
+        for (String missing : specs.getMissingTaskIdsList()) {
+            log.info("task {} no longer exists; dropping it", missing);
+            cache.remove(missing);
+        }
+        publish();
+    }
+
+    /** Sends a SpecRequest for every assigned task whose spec is missing or of another version. */
+    void requestOutdatedSpecs() {
+        List<String> wanted = new ArrayList<>();
+        assigned.forEach((taskId, version) -> {
+            TaskSpec cached = cache.get(taskId).orElse(null);
+            if (cached == null || cached.getVersion() != version) {
+                wanted.add(taskId);
+            }
+        });
+        if (!wanted.isEmpty()) {
+            specRequester.accept(wanted);
+        }
+    }
+
+    private void publish() {
+        Map<String, TaskSpec> fireable = new HashMap<>();
+        for (String taskId : assigned.keySet()) {
+            cache.get(taskId).ifPresent(spec -> fireable.put(taskId, spec));
+        }
+        scheduler.accept(fireable);
+    }
+}

@@ -1,0 +1,17 @@
+package io.cloudtask.agent.gateway;
+
+import io.cloudtask.proto.v1.TaskSpecs;
+import io.cloudtask.proto.v1.Welcome;
+
+/**
+ * What the agent does with the control plane's messages. Called on the gateway thread
+ * ({@code cloudtask-gateway}), one message at a time; the next message is requested from the
+ * stream only when the callback returns, so implementations should hand work off rather than block.
+ */
+public interface GatewayListener {
+    /** The stream is established; spec requests may be sent now. */
+    void onWelcome(Welcome welcome);
+
+    /** The answer to a {@code SpecRequest}. */
+    void onTaskSpecs(TaskSpecs specs);
+}

@@ -1,0 +1,333 @@
+package io.cloudtask.agent.run;
+
+import com.google.protobuf.ByteString;
+import io.cloudtask.agent.outbox.RunEventOutbox;
+import io.cloudtask.proto.v1.AgentMessage;
+import io.cloudtask.proto.v1.Command;
+import io.cloudtask.proto.v1.OutputChunk;
+import io.cloudtask.proto.v1.OutputStream;
+import io.cloudtask.proto.v1.RunFinished;
+import io.cloudtask.proto.v1.RunStarted;
+import io.cloudtask.proto.v1.RunStatus;
+import io.cloudtask.proto.v1.TaskSpec;
+import io.cloudtask.protocol.ZkLayout;
+import io.cloudtask.schedule.Timestamps;
+import java.io.IOException;
+import java.io.InputStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Clock;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.RejectedExecutionException;
+import java.util.concurrent.ThreadFactory;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.locks.LockSupport;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Starts a task's process and reports it as run events in the {@link RunEventOutbox}: RunStarted,
+ * the output as OutputChunks (raw bytes, one chunk per read, one 0-based sequence per run shared by
+ * stdout and stderr), then RunFinished once the process has exited and both output readers have
+ * reached the end. On timeout the whole process tree is killed: descendants and the process get a
+ * polite {@code destroy()} first and {@code destroyForcibly()} after a grace period.
+ *
+ * <p>Thread-safe. {@link #submit} never blocks: each run is supervised on a {@code cloudtask-run-*}
+ * thread and its stdout and stderr are read by two {@code cloudtask-output-*} threads, which only
+ * append to the outbox and therefore never wait for the network.
+ */
+public final class ProcessRunner implements AutoCloseable {
+    /** Time a process tree gets between destroy() and destroyForcibly(). */
+    public static final Duration KILL_GRACE = Duration.ofSeconds(5);
+    /** Size of one read of a process's output, and so the largest chunk. */
+    static final int READ_BUFFER_BYTES = 32 * 1024;
+    /** How often survivors of a tree kill are checked; non-children offer no exit notification. */
+    private static final long KILL_POLL_NANOS = TimeUnit.MILLISECONDS.toNanos(20);
+
+    private static final Logger log = LoggerFactory.getLogger(ProcessRunner.class);
+
+    private final Path tasksDir;
+    private final Platform platform;
+    private final RunEventOutbox outbox;
+    private final Clock clock;
+    private final Duration killGrace;
+    private final ExecutorService supervisors;
+    private final ThreadFactory readerThreads;
+    private final AtomicBoolean closed = new AtomicBoolean();
+    private final AtomicInteger active = new AtomicInteger();
+
+    /**
+     * @param tasksDir parent of the per-task work directories ({@code {tasksDir}/{taskId}})
+     */
+    public ProcessRunner(Path tasksDir, Platform platform, RunEventOutbox outbox, Clock clock) {
+        this(tasksDir, platform, outbox, clock, KILL_GRACE);
+    }
+
+    ProcessRunner(Path tasksDir, Platform platform, RunEventOutbox outbox, Clock clock, Duration killGrace) {
+        this.tasksDir = Objects.requireNonNull(tasksDir, "tasksDir");
+        this.platform = Objects.requireNonNull(platform, "platform");
+        this.outbox = Objects.requireNonNull(outbox, "outbox");
+        this.clock = Objects.requireNonNull(clock, "clock");
+        this.killGrace = Objects.requireNonNull(killGrace, "killGrace");
+        this.supervisors = Executors.newCachedThreadPool(daemonThreads("cloudtask-run-"));
+        this.readerThreads = daemonThreads("cloudtask-output-");
+    }
+
+    /**
+     * Starts a run without blocking.
+     *
+     * @return false when the runner is closed and the run was not started
+     */
+    public boolean submit(RunRequest request) {
+        if (closed.get()) {
+            return false;
+        }
+        try {
+            supervisors.execute(() -> supervise(request));
+            return true;
+        } catch (RejectedExecutionException e) {
+            // close() raced with this submit: the run is refused exactly as if closed had been seen.
+            log.info("not starting task {} fire {}: the runner is closing", request.taskId(), request.fireTime());
+            return false;
+        }
+    }
+
+    /** Number of runs started and not yet finished. */
+    public int activeRuns() {
+        return active.get();
+    }
+
+    /**
+     * Stops accepting runs. Runs in flight are left to finish and report; their threads are daemons,
+     * so they do not hold the JVM open.
+     */
+    @Override
+    public void close() {
+        if (closed.compareAndSet(false, true)) {
+            supervisors.shutdown();
+        }
+    }
+
+    private void supervise(RunRequest request) {
+        active.incrementAndGet();
+        try {
+            run(request);
+        } catch (Throwable t) {
+            log.error("run {} of task {} failed inside the agent; its RunFinished may be missing",
+                    request.runId(), request.taskId(), t);
+        } finally {
+            active.decrementAndGet();
+        }
+    }
+
+    private void run(RunRequest request) throws InterruptedException {
+        RunState state = new RunState(request, request.runId());
+        Process process;
+        try {
+            ProcessBuilder builder = processBuilder(request, state.runId);
+            state.startedAt = clock.instant();
+            process = builder.start();
+        } catch (IOException | IllegalArgumentException | UnsupportedOperationException e) {
+            state.startedAt = state.startedAt == null ? clock.instant() : state.startedAt;
+            log.warn("task {} run {} could not start: {}", request.taskId(), state.runId, e.getMessage());
+            emitStarted(state, 0);
+            emitFinished(state, RunStatus.RUN_STATUS_FAILED, null, e.getMessage() == null ? e.toString() : e.getMessage());
+            return;
+        }
+        emitStarted(state, process.pid());
+
+        Thread stdout = readerThreads.newThread(() -> read(state, process.getInputStream(), OutputStream.OUTPUT_STREAM_STDOUT));
+        Thread stderr = readerThreads.newThread(() -> read(state, process.getErrorStream(), OutputStream.OUTPUT_STREAM_STDERR));
+        stdout.start();
+        stderr.start();
+
+        Duration timeout = timeout(request.spec());
+        boolean timedOut = false;
+        if (timeout != null && !process.waitFor(timeout.toNanos(), TimeUnit.NANOSECONDS)) {
+            timedOut = true;
+            log.info("task {} run {} timed out after {}; killing its process tree", request.taskId(), state.runId, timeout);
+            killTree(process);
+        }
+        int exitCode = process.waitFor();
+        stdout.join();
+        stderr.join();
+        if (timedOut) {
+            emitFinished(state, RunStatus.RUN_STATUS_TIMED_OUT, exitCode,
+                    "timed out after " + timeout.toMillis() + " ms; the process tree was killed");
+        } else {
+            emitFinished(state, exitCode == 0 ? RunStatus.RUN_STATUS_SUCCEEDED : RunStatus.RUN_STATUS_FAILED, exitCode, "");
+        }
+    }
+
+    private ProcessBuilder processBuilder(RunRequest request, String runId) throws IOException {
+        TaskSpec spec = request.spec();
+        Command command = spec.getCommand();
+        List<String> argv = switch (command.getKindCase()) {
+            case SHELL -> platform.shellCommand(command.getShell());
+            case ARGV -> {
+                if (command.getArgv().getArgsCount() == 0) {
+                    throw new IllegalArgumentException("the task's argv is empty: give the program and its arguments");
+                }
+                yield command.getArgv().getArgsList();
+            }
+            case KIND_NOT_SET -> throw new IllegalArgumentException("the task has no command: set shell or argv");
+        };
+        Path workDir;
+        if (!command.getWorkingDirectory().isEmpty()) {
+            workDir = Path.of(command.getWorkingDirectory());
+        } else {
+            if (!ZkLayout.isValidSegment(spec.getTaskId())) {
+                // The id becomes a directory name: refuse anything that could climb out of tasksDir.
+                throw new IllegalArgumentException("task id '" + spec.getTaskId() + "' cannot name a work directory");
+            }
+            workDir = Files.createDirectories(tasksDir.resolve(spec.getTaskId()));
+        }
+        ProcessBuilder builder = new ProcessBuilder(new ArrayList<>(argv))
+                .directory(workDir.toFile())
+                .redirectInput(ProcessBuilder.Redirect.from(platform.nullDevice()))
+                .redirectOutput(ProcessBuilder.Redirect.PIPE)
+                .redirectError(ProcessBuilder.Redirect.PIPE);
+        Map<String, String> env = builder.environment();
+        env.putAll(spec.getEnvironmentMap());
+        env.put("CLOUDTASK_TASK_ID", spec.getTaskId());
+        env.put("CLOUDTASK_RUN_ID", runId);
+        env.put("CLOUDTASK_FIRE_TIME", request.fireTime().toString());
+        env.put("CLOUDTASK_ATTEMPT", Integer.toString(request.attempt()));
+        return builder;
+    }
+
+    private void read(RunState state, InputStream in, OutputStream stream) {
+        byte[] buffer = new byte[READ_BUFFER_BYTES];
+        try (in) {
+            int n;
+            while ((n = in.read(buffer)) != -1) {
+                if (n > 0) {
+                    state.emitChunk(stream, ByteString.copyFrom(buffer, 0, n));
+                }
+            }
+        } catch (IOException e) {
+            log.warn("run {}: reading {} stopped: {}", state.runId, stream, e.getMessage());
+        } catch (Throwable t) {
+            log.error("run {}: {} reader failed", state.runId, stream, t);
+        }
+    }
+
+    /**
+     * Kills the process and every descendant. Descendants are listed before anything is killed:
+     * once the parent dies they are re-parented and no longer appear as its descendants.
+     */
+    private void killTree(Process process) {
+        List<ProcessHandle> tree = new ArrayList<>(process.descendants().toList());
+        tree.add(process.toHandle());
+        tree.forEach(ProcessHandle::destroy);
+        if (awaitGone(tree, killGrace)) {
+            return;
+        }
+        List<ProcessHandle> survivors = new ArrayList<>(process.descendants().toList());
+        survivors.addAll(tree);
+        log.warn("process tree of pid {} survived destroy() for {}; forcing", process.pid(), killGrace);
+        survivors.stream().filter(platform::isRunning).forEach(ProcessHandle::destroyForcibly);
+        awaitGone(survivors, killGrace);
+    }
+
+    private boolean awaitGone(List<ProcessHandle> processes, Duration timeout) {
+        long deadline = System.nanoTime() + timeout.toNanos();
+        while (processes.stream().anyMatch(platform::isRunning)) {
+            if (System.nanoTime() - deadline >= 0) {
+                return false;
+            }
+            LockSupport.parkNanos(KILL_POLL_NANOS);
+        }
+        return true;
+    }
+
+    private void emitStarted(RunState state, long pid) {
+        RunRequest r = state.request;
+        outbox.append(AgentMessage.newBuilder().setRunStarted(RunStarted.newBuilder()
+                .setRunId(state.runId)
+                .setTaskId(r.taskId())
+                .setFireTime(Timestamps.of(r.fireTime()))
+                .setAttempt(r.attempt())
+                .setTrigger(r.trigger())
+                .setSpecVersion(r.spec().getVersion())
+                .setStartedAt(Timestamps.of(state.startedAt))
+                .setPid(pid)).build());
+    }
+
+    private void emitFinished(RunState state, RunStatus status, Integer exitCode, String error) {
+        RunRequest r = state.request;
+        RunFinished.Builder finished = RunFinished.newBuilder()
+                .setRunId(state.runId)
+                .setTaskId(r.taskId())
+                .setFireTime(Timestamps.of(r.fireTime()))
+                .setAttempt(r.attempt())
+                .setTrigger(r.trigger())
+                .setSpecVersion(r.spec().getVersion())
+                .setStartedAt(Timestamps.of(state.startedAt))
+                .setFinishedAt(Timestamps.of(clock.instant()))
+                .setStatus(status)
+                .setHasExitCode(exitCode != null)
+                .setExitCode(exitCode == null ? 0 : exitCode)
+                .setError(error);
+        synchronized (state) {
+            finished.setOutputChunkCount(state.nextSequence).setOutputBytes(state.outputBytes);
+        }
+        outbox.append(AgentMessage.newBuilder().setRunFinished(finished).build());
+        log.info("task {} run {} fire {} finished: {}{}", r.taskId(), state.runId, r.fireTime(), status,
+                exitCode == null ? "" : " (exit " + exitCode + ")");
+    }
+
+    private static Duration timeout(TaskSpec spec) {
+        if (!spec.hasTimeout()) {
+            return null;
+        }
+        Duration d = Duration.ofSeconds(spec.getTimeout().getSeconds(), spec.getTimeout().getNanos());
+        return d.isNegative() || d.isZero() ? null : d;
+    }
+
+    private static ThreadFactory daemonThreads(String prefix) {
+        AtomicInteger counter = new AtomicInteger();
+        return runnable -> {
+            Thread thread = new Thread(runnable, prefix + counter.incrementAndGet());
+            thread.setDaemon(true);
+            return thread;
+        };
+    }
+
+    /** One run's mutable state; the monitor orders chunk sequences with their appends. */
+    private final class RunState {
+        final RunRequest request;
+        final String runId;
+        volatile Instant startedAt;
+        private long nextSequence;
+        private long outputBytes;
+
+        RunState(RunRequest request, String runId) {
+            this.request = request;
+            this.runId = runId;
+        }
+
+        /**
+         * Numbers and appends under one lock, so the journal holds a run's chunks in sequence order
+         * even though stdout and stderr are read by two threads. Appending is in-memory only.
+         */
+        synchronized void emitChunk(OutputStream stream, ByteString data) {
+            outbox.append(AgentMessage.newBuilder().setOutputChunk(OutputChunk.newBuilder()
+                    .setRunId(runId)
+                    .setStream(stream)
+                    .setSequence(nextSequence)
+                    .setData(data)).build());
+            nextSequence++;
+            outputBytes += data.size();
+        }
+    }
+}

@@ -1,0 +1,145 @@
+package io.cloudtask.agent.schedule;
+
+import static io.cloudtask.agent.TestSpecs.EVERY_SECOND;
+import static io.cloudtask.agent.TestSpecs.cron;
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.cloudtask.agent.MutableClock;
+import io.cloudtask.proto.v1.TaskSpec;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+
+class FirePlanTest {
+    private static final Instant T0 = Instant.parse("2030-01-01T10:00:00.200Z");
+
+    private final MutableClock clock = new MutableClock(T0);
+    private final FirePlan plan = new FirePlan();
+
+    @Test
+    void firesEverySecondAtTheScheduledInstants() {
+        TaskSpec spec = cron("a", 1, EVERY_SECOND).build();
+        plan.update(Map.of("a", spec), clock.instant());
+
+        assertThat(plan.nextDeadline()).contains(at("10:00:01"));
+        clock.set(at("10:00:00.999"));
+        assertThat(plan.due(clock.instant())).isEmpty();
+
+        clock.set(at("10:00:01.001"));
+        assertThat(plan.due(clock.instant())).containsExactly(new Fire("a", spec, at("10:00:01")));
+        assertThat(plan.nextDeadline()).contains(at("10:00:02"));
+
+        clock.set(at("10:00:02"));
+        assertThat(plan.due(clock.instant())).extracting(Fire::fireTime).containsExactly(at("10:00:02"));
+        assertThat(plan.due(clock.instant())).as("an instant is handed out once").isEmpty();
+    }
+
+    @Test
+    void aPausedTaskDoesNotFire() {
+        plan.update(Map.of("a", cron("a", 1, EVERY_SECOND).setPaused(true).build()), clock.instant());
+
+        clock.advance(Duration.ofSeconds(10));
+        assertThat(plan.due(clock.instant())).isEmpty();
+        assertThat(plan.nextDeadline()).isEmpty();
+        assertThat(plan.taskIds()).containsExactly("a");
+    }
+
+    @Test
+    void anUpdatedSpecDoesNotFireTheLastInstantAgain() {
+        plan.update(Map.of("a", cron("a", 1, EVERY_SECOND).build()), clock.instant());
+        clock.set(at("10:00:01"));
+        assertThat(plan.due(clock.instant())).extracting(Fire::fireTime).containsExactly(at("10:00:01"));
+
+        // The new version arrives while the clock has stepped back behind the fire just made.
+        clock.set(at("10:00:00.500"));
+        plan.update(Map.of("a", cron("a", 2, EVERY_SECOND).setName("renamed").build()), clock.instant());
+
+        assertThat(plan.nextFire("a")).contains(at("10:00:02"));
+        clock.set(at("10:00:01.500"));
+        assertThat(plan.due(clock.instant())).isEmpty();
+    }
+
+    @Test
+    void anUnchangedSpecKeepsItsPendingFire() {
+        TaskSpec spec = cron("a", 1, EVERY_SECOND).build();
+        plan.update(Map.of("a", spec), clock.instant());
+        clock.set(at("10:00:01.300"));
+
+        plan.update(Map.of("a", spec), clock.instant());
+
+        assertThat(plan.due(clock.instant())).extracting(Fire::fireTime).containsExactly(at("10:00:01"));
+    }
+
+    @Test
+    void aRemovedTaskStopsFiring() {
+        plan.update(Map.of("a", cron("a", 1, EVERY_SECOND).build()), clock.instant());
+
+        plan.update(Map.of(), clock.instant());
+        clock.advance(Duration.ofSeconds(5));
+
+        assertThat(plan.due(clock.instant())).isEmpty();
+        assertThat(plan.nextDeadline()).isEmpty();
+        assertThat(plan.taskIds()).isEmpty();
+    }
+
+    @Test
+    void twoTasksWithDifferentSchedulesFireOnTheirOwnInstants() {
+        plan.update(Map.of(
+                "every-second", cron("every-second", 1, EVERY_SECOND).build(),
+                "every-five", cron("every-five", 1, "*/5 * * * * ?").build()), clock.instant());
+
+        List<Fire> fires = new ArrayList<>();
+        Instant end = at("10:00:10");
+        while (plan.nextDeadline().isPresent() && !plan.nextDeadline().get().isAfter(end)) {
+            clock.set(plan.nextDeadline().get());
+            fires.addAll(plan.due(clock.instant()));
+        }
+
+        assertThat(fires).filteredOn(f -> f.taskId().equals("every-second")).hasSize(10);
+        assertThat(fires).filteredOn(f -> f.taskId().equals("every-five")).extracting(Fire::fireTime)
+                .containsExactly(at("10:00:05"), at("10:00:10"));
+    }
+
+    @Test
+    void aLateWakeUpFiresOnceAndDoesNotCatchUp() {
+        plan.update(Map.of("a", cron("a", 1, EVERY_SECOND).build()), clock.instant());
+
+        clock.set(at("10:00:04.500"));
+
+        assertThat(plan.due(clock.instant())).extracting(Fire::fireTime).containsExactly(at("10:00:01"));
+        assertThat(plan.nextDeadline()).contains(at("10:00:05"));
+    }
+
+    @Test
+    void rebaseSkipsTheInstantsMissedWhileStopped() {
+        plan.update(Map.of("a", cron("a", 1, EVERY_SECOND).build()), clock.instant());
+
+        clock.set(at("10:00:07.250"));
+        plan.rebase(clock.instant());
+
+        assertThat(plan.due(clock.instant())).isEmpty();
+        assertThat(plan.nextDeadline()).contains(at("10:00:08"));
+    }
+
+    @Test
+    void anInvalidScheduleIsReportedAndNeverFires() {
+        List<FirePlan.Rejected> rejected = plan.update(
+                Map.of("bad", cron("bad", 3, "61 * * * * ?").build()), clock.instant());
+
+        assertThat(rejected).singleElement().satisfies(r -> {
+            assertThat(r.taskId()).isEqualTo("bad");
+            assertThat(r.specVersion()).isEqualTo(3);
+            assertThat(r.field()).isEqualTo("schedules[0].expression");
+        });
+        assertThat(plan.nextDeadline()).isEmpty();
+        assertThat(plan.update(Map.of("bad", cron("bad", 3, "61 * * * * ?").build()), clock.instant()))
+                .as("an unchanged spec is not reported again").isEmpty();
+    }
+
+    private static Instant at(String time) {
+        return Instant.parse("2030-01-01T" + time + (time.contains(".") ? "" : ".000") + "Z");
+    }
+}
