@@ -2,7 +2,7 @@ package io.cloudtask.controlplane.standalone;
 
 import io.cloudtask.controlplane.Application;
 import io.micronaut.context.ApplicationContext;
-import io.micronaut.runtime.Micronaut;
+import io.micronaut.runtime.server.EmbeddedServer;
 import io.zonky.test.db.postgres.embedded.EmbeddedPostgres;
 import java.io.File;
 import java.io.IOException;
@@ -18,6 +18,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Properties;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
 import org.apache.zookeeper.server.embedded.ExitHandler;
 import org.apache.zookeeper.server.embedded.ZooKeeperServerEmbedded;
 import org.slf4j.Logger;
@@ -43,6 +44,7 @@ public final class StandaloneMain {
             throw new IllegalStateException("agent jar " + agentJar.toAbsolutePath() + " not found: build it with"
                     + " './mvnw -DskipTests package' or set CLOUDTASK_STANDALONE_AGENT_JAR");
         }
+        settings.requireFreePorts();
         Files.createDirectories(settings.dataDir());
 
         EmbeddedPostgres postgres = EmbeddedPostgres.builder()
@@ -50,6 +52,8 @@ public final class StandaloneMain {
                 .setCleanDataDirectory(false)
                 .setPort(settings.databasePort())
                 .setServerConfig("listen_addresses", "127.0.0.1")
+                // Our shutdown hook stops PostgreSQL last, after the control plane.
+                .setRegisterShutdownHook(false)
                 .start();
         String databaseUrl = ensureDatabase(postgres, settings.databasePort());
 
@@ -63,11 +67,16 @@ public final class StandaloneMain {
         properties.put("micronaut.server.host", settings.httpHost());
         properties.put("micronaut.server.port", settings.httpPort());
         properties.put("grpc.server.port", settings.grpcPort());
-        ApplicationContext context = Micronaut.build(args).mainClass(Application.class).properties(properties).start();
+        // A plain context (not Micronaut.run): Micronaut's own shutdown hook would race ours and
+        // deadlock; ours stops the parts in order.
+        ApplicationContext context = ApplicationContext.builder(Application.class).args(args).properties(properties).start();
+        context.getBean(EmbeddedServer.class).start();
 
         Process agent = startAgent(agentJar, settings, zookeeper.getConnectionString());
 
+        AtomicBoolean stopping = new AtomicBoolean();
         Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+            stopping.set(true);
             stopAgent(agent);
             context.close();
             zookeeper.close();
@@ -92,7 +101,11 @@ public final class StandaloneMain {
                 Stop with Ctrl-C.""",
                 api, api, settings.httpHost(), settings.grpcPort(), zookeeper.getConnectionString(), databaseUrl,
                 settings.dataDir().toAbsolutePath(), agent.pid(), settings.dataDir().resolve("agent").toAbsolutePath());
-        agent.onExit().thenAccept(exited -> log.warn("the local agent exited with code {}", exited.exitValue()));
+        agent.onExit().thenAccept(exited -> {
+            if (!stopping.get()) {
+                log.warn("the local agent exited with code {}; see its output above", exited.exitValue());
+            }
+        });
     }
 
     private static String ensureDatabase(EmbeddedPostgres postgres, int port) throws Exception {

@@ -1,5 +1,9 @@
 package io.cloudtask.controlplane.standalone;
 
+import java.io.IOException;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.net.ServerSocket;
 import java.nio.file.Path;
 import java.util.Map;
 import java.util.Optional;
@@ -17,6 +21,24 @@ record StandaloneSettings(Path dataDir, int databasePort, int zookeeperPort, Str
                 port(env, "CLOUDTASK_HTTP_PORT", 8080),
                 port(env, "CLOUDTASK_GRPC_PORT", 9090),
                 Optional.ofNullable(env.get("CLOUDTASK_STANDALONE_AGENT_JAR")).map(Path::of));
+    }
+
+    /** Fails fast, naming the setting, when a port is taken (instead of a timeout later). */
+    void requireFreePorts() {
+        requireFree(databasePort, "CLOUDTASK_STANDALONE_DB_PORT");
+        requireFree(zookeeperPort, "CLOUDTASK_STANDALONE_ZK_PORT");
+        requireFree(httpPort, "CLOUDTASK_HTTP_PORT");
+        requireFree(grpcPort, "CLOUDTASK_GRPC_PORT");
+    }
+
+    private static void requireFree(int port, String key) {
+        try (ServerSocket socket = new ServerSocket()) {
+            socket.setReuseAddress(true);
+            socket.bind(new InetSocketAddress(InetAddress.getLoopbackAddress(), port));
+        } catch (IOException e) {
+            throw new IllegalStateException("port " + port + " (" + key + ") is already in use: stop what listens"
+                    + " there (perhaps another CloudTask) or set " + key + " to a free port");
+        }
     }
 
     private static int port(Map<String, String> env, String key, int defaultPort) {
