@@ -2,7 +2,6 @@ package io.cloudtask.controlplane.run;
 
 import io.cloudtask.proto.v1.AgentMessage;
 import io.cloudtask.proto.v1.OutputChunk;
-import io.cloudtask.proto.v1.OutputStream;
 import io.cloudtask.proto.v1.RunFinished;
 import io.cloudtask.proto.v1.RunStarted;
 import io.cloudtask.proto.v1.RunStatus;
@@ -34,16 +33,17 @@ import org.slf4j.LoggerFactory;
 @Singleton
 public class RunIngestion {
     private static final Logger log = LoggerFactory.getLogger(RunIngestion.class);
-    private static final Set<RunStatus> TERMINAL = Set.of(RunStatus.RUN_STATUS_SUCCEEDED,
-            RunStatus.RUN_STATUS_FAILED, RunStatus.RUN_STATUS_TIMED_OUT, RunStatus.RUN_STATUS_KILLED);
+    /** Statuses an agent may end a fire with (SKIPPED and MISSED: the fire never ran). */
+    private static final Set<RunStatus> REPORTABLE_ENDS = Set.of(RunStatus.RUN_STATUS_SUCCEEDED,
+            RunStatus.RUN_STATUS_FAILED, RunStatus.RUN_STATUS_TIMED_OUT, RunStatus.RUN_STATUS_KILLED,
+            RunStatus.RUN_STATUS_SKIPPED, RunStatus.RUN_STATUS_MISSED);
 
     private static final String INSERT_STARTED = "INSERT INTO runs (id, task_id, cluster, agent_id, fire_time,"
             + " attempt, trigger, status, spec_version, started_at, created_at, updated_at)"
             + " VALUES (?, ?, ?, ?, ?, ?, ?, 'RUNNING', ?, ?, ?, ?) ON CONFLICT DO NOTHING";
-    private static final String INSERT_CHUNK = "INSERT INTO run_output_chunks (run_id, sequence, stream, data)"
-            + " VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING";
-    private static final String FINISH_RUNNING = "UPDATE runs SET status = ?, finished_at = ?, exit_code = ?,"
-            + " error = ?, output_bytes = ?, output_chunk_count = ?, updated_at = ? WHERE id = ? AND status = 'RUNNING'";
+    /** A finish over a stored state the state machine allows it from; %s is that list. */
+    private static final String FINISH_STORED = "UPDATE runs SET status = ?, finished_at = ?, exit_code = ?,"
+            + " error = ?, output_bytes = ?, output_chunk_count = ?, updated_at = ? WHERE id = ? AND status IN (%s)";
     /** A finish whose start never arrived (or was already finished: then nothing happens). */
     private static final String INSERT_FINISHED = "INSERT INTO runs (id, task_id, cluster, agent_id, fire_time,"
             + " attempt, trigger, status, spec_version, started_at, finished_at, exit_code, error, output_bytes,"
@@ -52,11 +52,13 @@ public class RunIngestion {
 
     private final TransactionOperations<Connection> transactions;
     private final Clock clock;
+    private final OutputCap outputCap;
     private final AtomicLong rejectedEvents = new AtomicLong();
 
-    RunIngestion(TransactionOperations<Connection> transactions, Clock clock) {
+    RunIngestion(TransactionOperations<Connection> transactions, Clock clock, OutputCap outputCap) {
         this.transactions = transactions;
         this.clock = clock;
+        this.outputCap = outputCap;
     }
 
     /**
@@ -76,14 +78,14 @@ public class RunIngestion {
                         isUuid(event.getOutputChunk().getRunId()), agentId);
                 case RUN_FINISHED -> accept(finished, event.getRunFinished(),
                         valid(event.getRunFinished().getRunId(), event.getRunFinished().getTaskId())
-                                && TERMINAL.contains(event.getRunFinished().getStatus()), agentId);
+                                && REPORTABLE_ENDS.contains(event.getRunFinished().getStatus()), agentId);
                 default -> throw new IllegalArgumentException("not a run event: " + event.getBodyCase());
             }
         }
         transactions.executeWrite(status -> {
             Connection connection = status.getConnection();
             insertStarted(connection, agentId, cluster, started);
-            insertChunks(connection, chunks);
+            outputCap.store(connection, chunks);
             finish(connection, agentId, cluster, finished);
             return null;
         });
@@ -141,43 +143,34 @@ public class RunIngestion {
         }
     }
 
-    private static void insertChunks(Connection connection, List<OutputChunk> chunks) throws SQLException {
-        if (chunks.isEmpty()) {
-            return;
-        }
-        try (PreparedStatement insert = connection.prepareStatement(INSERT_CHUNK)) {
-            for (OutputChunk chunk : chunks) {
-                insert.setObject(1, UUID.fromString(chunk.getRunId()));
-                insert.setLong(2, chunk.getSequence());
-                insert.setShort(3, (short) (chunk.getStream() == OutputStream.OUTPUT_STREAM_STDERR ? 2 : 1));
-                insert.setBytes(4, chunk.getData().toByteArray());
-                insert.addBatch();
-            }
-            insert.executeBatch();
-        }
-    }
-
     private void finish(Connection connection, String agentId, String cluster, List<RunFinished> events)
             throws SQLException {
         if (events.isEmpty()) {
             return;
         }
         OffsetDateTime now = now();
-        try (PreparedStatement update = connection.prepareStatement(FINISH_RUNNING);
-                PreparedStatement insert = connection.prepareStatement(INSERT_FINISHED)) {
+        try (PreparedStatement insert = connection.prepareStatement(INSERT_FINISHED)) {
             for (RunFinished event : events) {
                 UUID runId = UUID.fromString(event.getRunId());
-                update.setString(1, status(event.getStatus()));
-                update.setObject(2, time(event.getFinishedAt()));
-                setExitCode(update, 3, event);
-                update.setString(4, event.getError().isEmpty() ? null : event.getError());
-                update.setLong(5, event.getOutputBytes());
-                update.setLong(6, event.getOutputChunkCount());
-                update.setObject(7, now);
-                update.setObject(8, runId);
-                if (update.executeUpdate() > 0) {
-                    continue;
+                RunEvent runEvent = RunStateMachine.finishEvent(RunState.valueOf(status(event.getStatus())));
+                String storedSources = RunStateMachine.storedSourcesSql(runEvent);
+                if (!storedSources.isEmpty()) {
+                    try (PreparedStatement update = connection.prepareStatement(FINISH_STORED.formatted(storedSources))) {
+                        update.setString(1, status(event.getStatus()));
+                        update.setObject(2, time(event.getFinishedAt()));
+                        setExitCode(update, 3, event);
+                        update.setString(4, event.getError().isEmpty() ? null : event.getError());
+                        update.setLong(5, event.getOutputBytes());
+                        update.setLong(6, event.getOutputChunkCount());
+                        update.setObject(7, now);
+                        update.setObject(8, runId);
+                        if (update.executeUpdate() > 0) {
+                            continue;
+                        }
+                    }
                 }
+                // No stored run in a state this end may follow: record it if there is no run at
+                // all (NONE is a legal source); an existing run in another state stays as it is.
                 insert.setObject(1, runId);
                 insert.setObject(2, UUID.fromString(event.getTaskId()));
                 insert.setString(3, cluster);

@@ -24,5 +24,9 @@ record RunRow(
         @Nullable String error,
         long outputBytes,
         long outputChunkCount,
+        long outputStoredBytes,
+        long outputCutBytes,
+        @Nullable Long outputCutFromSequence,
+        @Nullable Long outputCutToSequence,
         Instant createdAt,
         Instant updatedAt) {}

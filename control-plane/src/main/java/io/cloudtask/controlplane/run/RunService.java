@@ -10,6 +10,7 @@ import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
 import java.time.Instant;
+import java.util.ArrayList;
 import java.util.Base64;
 import java.util.List;
 import java.util.Locale;
@@ -33,12 +34,23 @@ public class RunService {
         this.transactions = transactions;
     }
 
+    /** One chunk of stored output. {@code stream} is "stdout", "stderr" or "marker" (a cut). */
+    public record OutputPiece(long sequence, String stream, byte[] data) {}
+
     public RunPage listByTask(UUID taskId, String pageToken, int limit) {
+        if (!tasks.everExisted(taskId)) {
+            throw ApiException.notFound("task " + taskId + " does not exist");
+        }
+        return list(new RunFilter(taskId, null, null, null, null, null), pageToken, limit);
+    }
+
+    public RunPage list(RunFilter filter, String pageToken, int limit) {
         if (limit < 1 || limit > 1000) {
             throw ApiException.invalid("limit", "limit is " + limit + "; use a value from 1 to 1000");
         }
-        if (!tasks.everExisted(taskId)) {
-            throw ApiException.notFound("task " + taskId + " does not exist");
+        if (filter.fireFrom() != null && filter.fireTo() != null && !filter.fireFrom().isBefore(filter.fireTo())) {
+            throw ApiException.invalid("to", "the time range is empty: 'from' (" + filter.fireFrom()
+                    + ") must be before 'to' (" + filter.fireTo() + ")");
         }
         Instant beforeFire = FAR_FUTURE;
         UUID beforeId = LAST_ID;
@@ -52,7 +64,9 @@ public class RunService {
                         + "' was not issued by this API; pass the nextPageToken of the previous page");
             }
         }
-        List<RunRow> rows = runs.pageOfTask(taskId, beforeFire, beforeId, limit + 1);
+        List<RunRow> rows = runs.page(filter.taskId(), filter.cluster(), filter.agentId(),
+                filter.status() == null ? null : filter.status().name(), filter.fireFrom(), filter.fireTo(),
+                beforeFire, beforeId, limit + 1);
         String next = null;
         if (rows.size() > limit) {
             rows = rows.subList(0, limit);
@@ -64,38 +78,80 @@ public class RunService {
     }
 
     public RunView get(UUID runId) {
-        RunRow row = runs.findById(runId).orElseThrow(() -> notFound(runId));
-        byte[] output = output(runId, null, OUTPUT_SHOWN_LIMIT);
+        RunRow row = find(runId);
+        byte[] output = join(pieces(row, -1, null, OUTPUT_SHOWN_LIMIT));
         return view(row, new String(output, StandardCharsets.UTF_8));
     }
 
     /**
-     * The run's output bytes in sequence order, optionally of one stream ("stdout" or "stderr").
+     * The run's output bytes in sequence order, optionally of one stream ("stdout" or "stderr"),
+     * with a marker line where the output cap cut the middle.
      */
     public byte[] output(UUID runId, String stream) {
-        runs.findById(runId).orElseThrow(() -> notFound(runId));
-        return output(runId, streamCode(stream), Integer.MAX_VALUE);
+        return join(pieces(find(runId), -1, streamCode(stream), Long.MAX_VALUE));
     }
 
-    private byte[] output(UUID runId, Short stream, int limit) {
+    /** Whether the run has ended (its output will not grow). */
+    public boolean isFinished(UUID runId) {
+        return find(runId).finishedAt() != null;
+    }
+
+    /** The run's current status name. */
+    public String status(UUID runId) {
+        return find(runId).status();
+    }
+
+    /** Stored output after {@code afterSequence}, in order, up to about {@code maxBytes}. */
+    public List<OutputPiece> outputAfter(UUID runId, long afterSequence, long maxBytes) {
+        return pieces(find(runId), afterSequence, null, maxBytes);
+    }
+
+    private RunRow find(UUID runId) {
+        return runs.findById(runId).orElseThrow(() -> ApiException.notFound("run " + runId + " does not exist"));
+    }
+
+    private List<OutputPiece> pieces(RunRow run, long afterSequence, Short stream, long limit) {
         return transactions.executeRead(status -> {
-            String sql = "SELECT data FROM run_output_chunks WHERE run_id = ?"
+            String sql = "SELECT sequence, stream, data FROM run_output_chunks WHERE run_id = ? AND sequence > ?"
                     + (stream == null ? "" : " AND stream = ?") + " ORDER BY sequence";
-            ByteArrayOutputStream out = new ByteArrayOutputStream();
+            List<OutputPiece> pieces = new ArrayList<>();
+            long bytes = 0;
+            boolean markerShown = false;
             try (PreparedStatement select = status.getConnection().prepareStatement(sql)) {
-                select.setObject(1, runId);
+                select.setObject(1, run.id());
+                select.setLong(2, afterSequence);
                 if (stream != null) {
-                    select.setShort(2, stream);
+                    select.setShort(3, stream);
                 }
+                select.setFetchSize(64);
                 try (ResultSet rows = select.executeQuery()) {
-                    while (rows.next() && out.size() < limit) {
-                        byte[] data = rows.getBytes(1);
-                        out.write(data, 0, Math.min(data.length, limit - out.size()));
+                    while (bytes < limit && rows.next()) {
+                        long sequence = rows.getLong(1);
+                        if (!markerShown && run.outputCutToSequence() != null && sequence > run.outputCutToSequence()
+                                && afterSequence < run.outputCutFromSequence()) {
+                            byte[] marker = ("\n[CloudTask: " + run.outputCutBytes() + " bytes of output cut here"
+                                    + " by the output cap]\n").getBytes(StandardCharsets.UTF_8);
+                            pieces.add(new OutputPiece(run.outputCutToSequence(), "marker", marker));
+                            bytes += marker.length;
+                            markerShown = true;
+                        }
+                        byte[] data = rows.getBytes(3);
+                        if (bytes + data.length > limit) {
+                            data = java.util.Arrays.copyOf(data, (int) (limit - bytes));
+                        }
+                        pieces.add(new OutputPiece(sequence, rows.getShort(2) == 2 ? "stderr" : "stdout", data));
+                        bytes += data.length;
                     }
                 }
             }
-            return out.toByteArray();
+            return pieces;
         });
+    }
+
+    private static byte[] join(List<OutputPiece> pieces) {
+        ByteArrayOutputStream out = new ByteArrayOutputStream();
+        pieces.forEach(piece -> out.writeBytes(piece.data()));
+        return out.toByteArray();
     }
 
     private static Short streamCode(String stream) {
@@ -111,13 +167,9 @@ public class RunService {
     }
 
     private static RunView view(RunRow row, String output) {
-        boolean complete = row.finishedAt() != null;
         return new RunView(row.id(), row.taskId(), row.cluster(), row.agentId(), row.fireTime(), row.attempt(),
                 row.trigger(), row.status(), row.specVersion(), row.startedAt(), row.finishedAt(), row.exitCode(),
-                row.error(), row.outputBytes(), output, complete);
-    }
-
-    private static ApiException notFound(UUID runId) {
-        return ApiException.notFound("run " + runId + " does not exist");
+                row.error(), row.outputBytes(), row.outputCutBytes() > 0, row.outputCutBytes(), output,
+                row.finishedAt() != null);
     }
 }

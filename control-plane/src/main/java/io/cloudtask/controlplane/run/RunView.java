@@ -8,8 +8,10 @@ import java.util.UUID;
 
 /**
  * A run as the REST API returns it. {@code output} is the interleaved stdout and stderr decoded
- * as UTF-8 (invalid bytes replaced), present only when one run is read, and cut at
- * {@code outputShownLimit} bytes; the exact bytes are at {@code /api/v1/runs/{id}/output}.
+ * as UTF-8 (invalid bytes replaced), present only when one run is read, and at most its first
+ * MiB; the exact bytes are at {@code /api/v1/runs/{id}/output}. {@code outputTruncated} says the
+ * middle of a run's output was cut by the output cap ({@code outputCutBytes} bytes; the stored
+ * output holds a marker where).
  */
 @Serdeable
 @JsonInclude(JsonInclude.Include.ALWAYS)
@@ -28,5 +30,7 @@ public record RunView(
         @Nullable Integer exitCode,
         @Nullable String error,
         long outputBytes,
+        boolean outputTruncated,
+        long outputCutBytes,
         @Nullable String output,
         boolean outputComplete) {}
