@@ -39,6 +39,34 @@ final class Api {
         return parse(response.body());
     }
 
+    void pauseTask(JsonNode task) {
+        com.fasterxml.jackson.databind.node.ObjectNode paused = task.deepCopy();
+        paused.put("paused", true);
+        paused.remove(List.of("id", "createdAt", "updatedAt", "nextFireTimes", "version"));
+        HttpResponse<String> response = send(HttpRequest.newBuilder(base.resolve("/api/v1/tasks/" + task.get("id").asText()))
+                .header("Content-Type", "application/json").PUT(HttpRequest.BodyPublishers.ofString(paused.toString())));
+        if (response.statusCode() != 200) {
+            throw new AssertionError("pause task answered " + response.statusCode() + ": " + response.body());
+        }
+    }
+
+    /** The exact output bytes of a run. */
+    byte[] output(String runId) {
+        try {
+            HttpResponse<byte[]> response = client.send(HttpRequest.newBuilder(base.resolve("/api/v1/runs/" + runId + "/output"))
+                    .timeout(Duration.ofSeconds(30)).build(), HttpResponse.BodyHandlers.ofByteArray());
+            if (response.statusCode() != 200) {
+                throw new AssertionError("output of " + runId + " answered " + response.statusCode());
+            }
+            return response.body();
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IllegalStateException(e);
+        }
+    }
+
     void deleteTask(String taskId) {
         HttpResponse<String> response = send(HttpRequest.newBuilder(base.resolve("/api/v1/tasks/" + taskId)).DELETE());
         if (response.statusCode() != 204) {

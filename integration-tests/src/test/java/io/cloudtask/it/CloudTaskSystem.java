@@ -25,6 +25,8 @@ final class CloudTaskSystem implements AutoCloseable {
     private int httpPort;
     private int grpcPort;
     private ManagedProcess controlPlane;
+    private Map<String, String> controlPlaneEnv;
+    private int controlPlaneStarts;
 
     CloudTaskSystem(Path workDir) {
         this.workDir = workDir;
@@ -47,7 +49,28 @@ final class CloudTaskSystem implements AutoCloseable {
         return this;
     }
 
+    /** Starts the control plane; after the first time, again on the same database and ports. */
     CloudTaskSystem startControlPlane() {
+        if (controlPlaneEnv == null) {
+            controlPlaneEnv = controlPlaneEnvironment();
+        }
+        controlPlaneStarts++;
+        controlPlane = ManagedProcess.startJava("control-plane-" + controlPlaneStarts, List.of("-Xmx512m", "-jar",
+                System.getProperty("cloudtask.it.controlPlaneJar")), controlPlaneEnv);
+        processes.add(controlPlane);
+        Api api = api();
+        Awaitility.await("control plane healthy").atMost(scaled(Duration.ofSeconds(60)))
+                .pollInterval(Duration.ofMillis(250))
+                .until(() -> {
+                    if (!controlPlane.isAlive()) {
+                        throw new AssertionError("control plane exited:\n" + controlPlane.logTail(40));
+                    }
+                    return api.isHealthy();
+                });
+        return this;
+    }
+
+    private Map<String, String> controlPlaneEnvironment() {
         TestDatabase.Coordinates database = TestDatabase.create();
         httpPort = Ports.free();
         grpcPort = Ports.free();
@@ -60,19 +83,7 @@ final class CloudTaskSystem implements AutoCloseable {
         env.put("CLOUDTASK_HTTP_PORT", Integer.toString(httpPort));
         env.put("CLOUDTASK_GRPC_PORT", Integer.toString(grpcPort));
         env.put("CLOUDTASK_REPLICA_ID", "replica-1");
-        controlPlane = ManagedProcess.startJava("control-plane", List.of("-Xmx512m", "-jar",
-                System.getProperty("cloudtask.it.controlPlaneJar")), env);
-        processes.add(controlPlane);
-        Api api = api();
-        Awaitility.await("control plane healthy").atMost(scaled(Duration.ofSeconds(60)))
-                .pollInterval(Duration.ofMillis(250))
-                .until(() -> {
-                    if (!controlPlane.isAlive()) {
-                        throw new AssertionError("control plane exited:\n" + controlPlane.logTail(40));
-                    }
-                    return api.isHealthy();
-                });
-        return this;
+        return env;
     }
 
     ManagedProcess startAgent(String agentId) throws Exception {

@@ -67,6 +67,16 @@ final class ManagedProcess implements AutoCloseable {
         }
     }
 
+    /** kill -9: no shutdown hooks, no goodbye to peers. */
+    void kill() {
+        process.destroyForcibly();
+        try {
+            process.waitFor(10, TimeUnit.SECONDS);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+
     @Override
     public void close() {
         process.destroy();
