@@ -86,6 +86,18 @@ final class Api {
         return runs;
     }
 
+    /** All runs matching a /api/v1/runs query string (without limit and pageToken). */
+    List<JsonNode> queryRuns(String query) {
+        List<JsonNode> runs = new ArrayList<>();
+        String token = "";
+        while (token != null) {
+            JsonNode page = get("/api/v1/runs?" + query + "&limit=1000&pageToken=" + token);
+            page.get("runs").forEach(runs::add);
+            token = page.get("nextPageToken").isNull() ? null : page.get("nextPageToken").asText();
+        }
+        return runs;
+    }
+
     JsonNode run(String runId) {
         return get("/api/v1/runs/" + runId);
     }

@@ -27,6 +27,7 @@ final class CloudTaskSystem implements AutoCloseable {
     private ManagedProcess controlPlane;
     private Map<String, String> controlPlaneEnv;
     private int controlPlaneStarts;
+    private final List<Integer> extraGrpcPorts = new ArrayList<>();
 
     CloudTaskSystem(Path workDir) {
         this.workDir = workDir;
@@ -86,18 +87,48 @@ final class CloudTaskSystem implements AutoCloseable {
         return env;
     }
 
+    /**
+     * Starts one more control-plane replica on the same database and ZooKeeper, with its own
+     * ports; returns its REST API. Agents started afterwards know every replica's address.
+     */
+    ReplicaHandle startExtraReplica(String replicaId) {
+        Map<String, String> env = new HashMap<>(controlPlaneEnv);
+        int http = Ports.free();
+        int grpc = Ports.free();
+        env.put("CLOUDTASK_HTTP_PORT", Integer.toString(http));
+        env.put("CLOUDTASK_GRPC_PORT", Integer.toString(grpc));
+        env.put("CLOUDTASK_REPLICA_ID", replicaId);
+        ManagedProcess replica = ManagedProcess.startJava("control-plane-" + replicaId, List.of("-Xmx512m", "-jar",
+                System.getProperty("cloudtask.it.controlPlaneJar")), env);
+        processes.add(replica);
+        extraGrpcPorts.add(grpc);
+        Api api = new Api(java.net.URI.create("http://127.0.0.1:" + http));
+        Awaitility.await("replica " + replicaId + " healthy").atMost(scaled(Duration.ofSeconds(60)))
+                .pollInterval(Duration.ofMillis(250)).until(api::isHealthy);
+        return new ReplicaHandle(replica, api);
+    }
+
+    /** An extra control-plane replica. */
+    record ReplicaHandle(ManagedProcess process, Api api) {}
+
     ManagedProcess startAgent(String agentId) throws Exception {
         Path agentWork = Files.createDirectories(workDir.resolve("agent-" + agentId));
         Map<String, String> env = new HashMap<>();
         env.put("CLOUDTASK_AGENT_ID", agentId);
         env.put("CLOUDTASK_AGENT_CLUSTER", "default");
-        env.put("CLOUDTASK_AGENT_CONTROL_PLANE", "127.0.0.1:" + grpcPort);
+        StringBuilder addresses = new StringBuilder("127.0.0.1:" + grpcPort);
+        extraGrpcPorts.forEach(port -> addresses.append(",127.0.0.1:").append(port));
+        env.put("CLOUDTASK_AGENT_CONTROL_PLANE", addresses.toString());
         env.put("CLOUDTASK_AGENT_ZOOKEEPER", zookeeperConnect);
         env.put("CLOUDTASK_AGENT_WORK_DIR", agentWork.toString());
         ManagedProcess agent = ManagedProcess.startJava("agent-" + agentId, List.of("-Xmx128m", "-jar",
                 System.getProperty("cloudtask.it.agentJar")), env);
         processes.add(agent);
         return agent;
+    }
+
+    int grpcPort() {
+        return grpcPort;
     }
 
     Api api() {

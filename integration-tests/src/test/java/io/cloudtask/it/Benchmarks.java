@@ -1,0 +1,384 @@
+package io.cloudtask.it;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.google.protobuf.ByteString;
+import io.cloudtask.proto.v1.AgentMessage;
+import io.cloudtask.proto.v1.OutputChunk;
+import io.cloudtask.proto.v1.OutputStream;
+import io.cloudtask.proto.v1.RunFinished;
+import io.cloudtask.proto.v1.RunStarted;
+import io.cloudtask.proto.v1.RunStatus;
+import io.cloudtask.proto.v1.Trigger;
+import io.cloudtask.protocol.RunIds;
+import io.cloudtask.protocol.ZkLayout;
+import io.cloudtask.schedule.Timestamps;
+import io.grpc.ManagedChannel;
+import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
+import java.io.PrintStream;
+import java.lang.management.ManagementFactory;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Locale;
+import java.util.Set;
+import java.util.UUID;
+import java.util.concurrent.TimeUnit;
+import org.apache.curator.framework.CuratorFramework;
+import org.apache.curator.framework.CuratorFrameworkFactory;
+import org.apache.curator.retry.RetryOneTime;
+
+/**
+ * The benchmark runner: starts real components (PostgreSQL, a ZooKeeper server, control-plane
+ * replicas and agents as separate processes), measures, and prints one Markdown table per
+ * measure (docs/BENCHMARKS.md records them). Not a test: it asserts nothing.
+ *
+ * <p>{@code quick} finishes in a few minutes; {@code full} uses larger sizes and longer windows.
+ */
+public final class Benchmarks {
+    private final boolean full;
+    private final Path workDir;
+    private final StringBuilder report = new StringBuilder();
+    private final PrintStream out = System.out;
+    private ManagedProcess firstAgent;
+
+    private Benchmarks(boolean full, Path workDir) {
+        this.full = full;
+        this.workDir = workDir;
+    }
+
+    public static void main(String[] args) throws Exception {
+        boolean full = args.length > 0 && args[0].equalsIgnoreCase("full");
+        Path workDir = Files.createTempDirectory("cloudtask-bench");
+        new Benchmarks(full, workDir).run();
+    }
+
+    private void run() throws Exception {
+        section("CloudTask benchmarks (" + (full ? "full" : "quick") + " mode)");
+        line("Machine: " + Runtime.getRuntime().availableProcessors() + " cores, "
+                + (((com.sun.management.OperatingSystemMXBean) ManagementFactory.getOperatingSystemMXBean())
+                        .getTotalMemorySize() >> 20) + " MiB memory, Java " + Runtime.version() + ", "
+                + System.getProperty("os.name") + " " + System.getProperty("os.arch") + "; run at " + Instant.now());
+        try (CloudTaskSystem system = new CloudTaskSystem(workDir)) {
+            system.startZooKeeper().startControlPlane();
+            footprint(system);
+            for (int tasks : full ? new int[] {100, 1_000, 10_000} : new int[] {100, 1_000}) {
+                lateness(system, tasks, Duration.ofSeconds(full ? 60 : 15));
+            }
+            ingestion(system);
+            connections(system, full ? 2_000 : 1_000);
+            agentFailover(system);
+            leaderFailover(system);
+        }
+        Path results = Path.of(System.getProperty("cloudtask.it.logDir", "target"), "..", "bench-results.md").normalize();
+        Files.writeString(results, report.toString(), StandardCharsets.UTF_8);
+        out.println("\nResults written to " + results);
+    }
+
+    private void footprint(CloudTaskSystem system) throws Exception {
+        section("Footprint");
+        long cpPid = system.controlPlane().pid();
+        long start = System.nanoTime();
+        ManagedProcess agent = system.startAgent("bench-agent-1");
+        firstAgent = agent;
+        try (CuratorFramework zk = zk(system)) {
+            while (zk.checkExists().forPath(ZkLayout.agent("default", "bench-agent-1")) == null) {
+                TimeUnit.MILLISECONDS.sleep(5);
+            }
+        }
+        double startupSeconds = (System.nanoTime() - start) / 1e9;
+        // "At rest": sample after a quiet period, the way an operator would look at it.
+        TimeUnit.SECONDS.sleep(10);
+        table(List.of("measure", "figure", "target"),
+                List.of("agent start-up (process start → registered in ZooKeeper)", fmt(startupSeconds) + " s", "≤ 1.5 s"),
+                List.of("agent idle RSS", fmt(ProcStats.rssMiB(agent.pid())) + " MiB", "≤ 80 MiB"),
+                List.of("control plane RSS at rest (-Xmx512m)", fmt(ProcStats.rssMiB(cpPid)) + " MiB", "—"));
+    }
+
+    private void lateness(CloudTaskSystem system, int taskCount, Duration window) throws Exception {
+        section("Fire lateness and throughput: " + taskCount + " tasks firing every second on one agent");
+        Api api = system.api();
+        List<String> taskIds = new ArrayList<>();
+        long createStart = System.nanoTime();
+        for (int i = 0; i < taskCount; i++) {
+            taskIds.add(api.createTask("""
+                    {"name": "bench-%d-%d", "command": "true", "schedules": [{"expression": "* * * * * ?"}]}"""
+                    .formatted(taskCount, i)).get("id").asText());
+        }
+        double createSeconds = (System.nanoTime() - createStart) / 1e9;
+        // Measure from a whole second after all tasks exist plus a warm-up of 5 s.
+        Instant from = Instant.now().plusSeconds(5).truncatedTo(java.time.temporal.ChronoUnit.SECONDS);
+        Instant to = from.plus(window);
+        TimeUnit.MILLISECONDS.sleep(Duration.between(Instant.now(), to).toMillis() + 3_000);
+        for (String taskId : taskIds) {
+            api.deleteTask(taskId);
+        }
+        // Let runs of the window finish and be stored.
+        TimeUnit.SECONDS.sleep(5);
+        List<JsonNode> runs = api.queryRuns("cluster=default&from=" + from + "&to=" + to);
+        Set<String> ours = new HashSet<>(taskIds);
+        List<Long> latenessMicros = new ArrayList<>();
+        long finished = 0;
+        for (JsonNode run : runs) {
+            if (!ours.contains(run.get("taskId").asText()) || run.get("startedAt").isNull()) {
+                continue;
+            }
+            Instant fire = Instant.parse(run.get("fireTime").asText());
+            Instant started = Instant.parse(run.get("startedAt").asText());
+            latenessMicros.add(Duration.between(fire, started).toNanos() / 1_000);
+            if (!run.get("finishedAt").isNull()) {
+                finished++;
+            }
+        }
+        long expected = (long) taskCount * window.toSeconds();
+        long[] sorted = latenessMicros.stream().mapToLong(Long::longValue).sorted().toArray();
+        table(List.of("measure", "figure", "target"),
+                List.of("tasks created over REST", taskCount + " in " + fmt(createSeconds) + " s", "—"),
+                List.of("fires expected in the " + window.toSeconds() + " s window", Long.toString(expected), "—"),
+                List.of("runs recorded / finished", sorted.length + " / " + finished, "= expected"),
+                List.of("lateness p50", ms(percentile(sorted, 50)), taskCount == 1000 ? "≤ 2 ms" : "—"),
+                List.of("lateness p90", ms(percentile(sorted, 90)), "—"),
+                List.of("lateness p99", ms(percentile(sorted, 99)), taskCount == 1000 ? "≤ 10 ms" : "—"),
+                List.of("lateness max", ms(sorted.length == 0 ? 0 : sorted[sorted.length - 1]), "—"),
+                List.of("end-to-end throughput (finished runs stored / s)", fmt(finished / (double) window.toSeconds()),
+                        "≥ 1,000/s at saturation"));
+    }
+
+    private void ingestion(CloudTaskSystem system) throws Exception {
+        section("Ingestion (simulated agent over the real gRPC stream, one replica)");
+        ManagedChannel channel = channel(system.grpcPort());
+        try {
+            SimulatedAgent agent = new SimulatedAgent("bench-ingest");
+            agent.connect(channel);
+            agent.awaitWelcome(30, TimeUnit.SECONDS);
+            String taskId = UUID.randomUUID().toString();
+
+            int megabytes = full ? 500 : 200;
+            byte[] data = new byte[32 * 1024];
+            Arrays.fill(data, (byte) 'x');
+            Instant fire = Instant.now();
+            String runId = RunIds.runId(taskId, fire, 1);
+            long start = System.nanoTime();
+            agent.send(started(runId, taskId, fire));
+            int chunks = megabytes * 32;
+            for (int i = 0; i < chunks; i++) {
+                agent.send(AgentMessage.newBuilder().setOutputChunk(OutputChunk.newBuilder().setRunId(runId)
+                        .setSequence(i).setStream(OutputStream.OUTPUT_STREAM_STDOUT)
+                        .setData(ByteString.copyFrom(data))).build());
+                awaitBacklog(agent, 2_000);
+            }
+            long last = agent.send(finished(runId, taskId, fire, chunks, (long) chunks * data.length));
+            awaitAck(agent, last);
+            double outputSeconds = (System.nanoTime() - start) / 1e9;
+
+            int shortRuns = full ? 50_000 : 20_000;
+            start = System.nanoTime();
+            long lastSequence = 0;
+            Instant base = Instant.now();
+            for (int i = 0; i < shortRuns; i++) {
+                Instant shortFire = base.plusMillis(i);
+                String id = RunIds.runId(taskId, shortFire, 1);
+                agent.send(started(id, taskId, shortFire));
+                agent.send(AgentMessage.newBuilder().setOutputChunk(OutputChunk.newBuilder().setRunId(id)
+                        .setSequence(0).setStream(OutputStream.OUTPUT_STREAM_STDOUT)
+                        .setData(ByteString.copyFromUtf8("ok\n"))).build());
+                lastSequence = agent.send(finished(id, taskId, shortFire, 1, 3));
+                awaitBacklog(agent, 6_000);
+            }
+            awaitAck(agent, lastSequence);
+            double runsSeconds = (System.nanoTime() - start) / 1e9;
+            agent.close();
+            table(List.of("measure", "figure", "target"),
+                    List.of("one run's output into PostgreSQL (" + megabytes + " MiB, 32 KiB chunks, 16 MiB cap)",
+                            fmt(megabytes / outputSeconds) + " MiB/s", "≥ 50 MB/s"),
+                    List.of("finished short runs ingested (" + shortRuns + " runs, 3 events each)",
+                            fmt(shortRuns / runsSeconds) + " runs/s", "≥ 5,000/s"),
+                    List.of("strict-claim round trip", "n/a: strict claims are not built yet", "p99 ≤ 5 ms"));
+        } finally {
+            channel.shutdownNow();
+        }
+    }
+
+    private void connections(CloudTaskSystem system, int count) throws Exception {
+        section("Connections: " + count + " simulated agents on one control-plane replica");
+        long pid = system.controlPlane().pid();
+        ManagedChannel channel = channel(system.grpcPort());
+        List<SimulatedAgent> agents = new ArrayList<>();
+        try {
+            long start = System.nanoTime();
+            for (int i = 0; i < count; i++) {
+                SimulatedAgent agent = new SimulatedAgent("sim-" + i);
+                agent.connect(channel);
+                agents.add(agent);
+            }
+            int welcomed = 0;
+            for (SimulatedAgent agent : agents) {
+                if (agent.awaitWelcome(60, TimeUnit.SECONDS) && agent.failure() == null) {
+                    welcomed++;
+                }
+            }
+            double registerSeconds = (System.nanoTime() - start) / 1e9;
+            TimeUnit.SECONDS.sleep(3);
+            long cpuBefore = ProcStats.cpuMillis(pid);
+            TimeUnit.SECONDS.sleep(10);
+            long cpuAtRest = ProcStats.cpuMillis(pid) - cpuBefore;
+            table(List.of("measure", "figure", "target"),
+                    List.of("streams welcomed", welcomed + " of " + count, "all"),
+                    List.of("time to register all", fmt(registerSeconds) + " s", "—"),
+                    List.of("control plane RSS with the streams open (-Xmx512m: heap ≤ 512 MiB)",
+                            fmt(ProcStats.rssMiB(pid)) + " MiB", "heap ≤ 512 MiB"),
+                    List.of("control plane CPU at rest (10 s window)", fmt(cpuAtRest / 100.0) + " % of one core", "—"));
+        } finally {
+            agents.forEach(SimulatedAgent::close);
+            channel.shutdownNow();
+        }
+    }
+
+    private void agentFailover(CloudTaskSystem system) throws Exception {
+        section("Failover: kill -9 of an agent (ZooKeeper session timeout 6 s)");
+        Api api = system.api();
+        system.startAgent("bench-agent-2");
+        List<String> taskIds = new ArrayList<>();
+        for (int i = 0; i < 20; i++) {
+            taskIds.add(api.createTask("""
+                    {"name": "failover-%d", "command": "true", "schedules": [{"expression": "* * * * * ?"}]}"""
+                    .formatted(i)).get("id").asText());
+        }
+        TimeUnit.SECONDS.sleep(8);
+        Set<String> onFirst = new HashSet<>();
+        for (JsonNode run : api.queryRuns("agentId=bench-agent-1&from=" + Instant.now().minusSeconds(3))) {
+            onFirst.add(run.get("taskId").asText());
+        }
+        onFirst.retainAll(taskIds);
+        Instant killed = Instant.now();
+        firstAgent.kill();
+        TimeUnit.SECONDS.sleep(12);
+        Instant firstMovedStart = null;
+        for (JsonNode run : api.queryRuns("agentId=bench-agent-2&from=" + killed.minusSeconds(1))) {
+            if (onFirst.contains(run.get("taskId").asText())) {
+                Instant started = Instant.parse(run.get("startedAt").asText());
+                if (firstMovedStart == null || started.isBefore(firstMovedStart)) {
+                    firstMovedStart = started;
+                }
+            }
+        }
+        for (String taskId : taskIds) {
+            api.deleteTask(taskId);
+        }
+        table(List.of("measure", "figure", "target"),
+                List.of("tasks on the killed agent", Integer.toString(onFirst.size()), "—"),
+                List.of("kill -9 → first run of one of its tasks on the other agent",
+                        firstMovedStart == null ? "not observed within 12 s"
+                                : fmt(Duration.between(killed, firstMovedStart).toMillis() / 1000.0) + " s",
+                        "≤ session timeout + 1 s = 7 s"));
+    }
+
+    private void leaderFailover(CloudTaskSystem system) throws Exception {
+        section("Failover: kill -9 of the control-plane leader");
+        CloudTaskSystem.ReplicaHandle second = system.startExtraReplica("replica-2");
+        system.startAgent("bench-agent-3");
+        TimeUnit.SECONDS.sleep(3);
+        Instant killed = Instant.now();
+        system.controlPlane().kill();
+        String taskId = second.api().createTask("""
+                {"name": "after-leader-kill", "command": "true", "schedules": [{"expression": "* * * * * ?"}]}""")
+                .get("id").asText();
+        Instant firstRun = null;
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+        while (firstRun == null && System.nanoTime() < deadline) {
+            TimeUnit.MILLISECONDS.sleep(250);
+            List<JsonNode> runs = second.api().runs(taskId);
+            for (JsonNode run : runs) {
+                Instant started = Instant.parse(run.get("startedAt").asText());
+                firstRun = firstRun == null || started.isBefore(firstRun) ? started : firstRun;
+            }
+        }
+        table(List.of("measure", "figure", "target"),
+                List.of("kill -9 of the leader → a task created on the other replica runs (new leader published)",
+                        firstRun == null ? "not observed within 30 s"
+                                : fmt(Duration.between(killed, firstRun).toMillis() / 1000.0) + " s",
+                        "≤ session timeout + 1 s = 7 s"));
+    }
+
+    private static AgentMessage started(String runId, String taskId, Instant fire) {
+        return AgentMessage.newBuilder().setRunStarted(RunStarted.newBuilder().setRunId(runId).setTaskId(taskId)
+                .setFireTime(Timestamps.of(fire)).setAttempt(1)
+                .setTrigger(Trigger.TRIGGER_SCHEDULE).setSpecVersion(1)
+                .setStartedAt(Timestamps.of(fire))).build();
+    }
+
+    private static AgentMessage finished(String runId, String taskId, Instant fire, long chunks, long bytes) {
+        return AgentMessage.newBuilder().setRunFinished(RunFinished.newBuilder().setRunId(runId).setTaskId(taskId)
+                .setFireTime(Timestamps.of(fire)).setAttempt(1)
+                .setTrigger(Trigger.TRIGGER_SCHEDULE).setSpecVersion(1)
+                .setStartedAt(Timestamps.of(fire))
+                .setFinishedAt(Timestamps.of(Instant.now()))
+                .setStatus(RunStatus.RUN_STATUS_SUCCEEDED).setHasExitCode(true)
+                .setOutputChunkCount(chunks).setOutputBytes(bytes)).build();
+    }
+
+    /** Keeps the unacknowledged backlog bounded, as the real agent's flow control does. */
+    private static void awaitBacklog(SimulatedAgent agent, long maxUnacknowledged) throws InterruptedException {
+        while (agent.failure() == null && agent.sentSequence() - agent.acknowledged() > maxUnacknowledged) {
+            TimeUnit.MICROSECONDS.sleep(200);
+        }
+        if (agent.failure() != null) {
+            throw new IllegalStateException("simulated agent stream failed", agent.failure());
+        }
+    }
+
+    private static void awaitAck(SimulatedAgent agent, long sequence) throws InterruptedException {
+        awaitBacklog(agent, agent.sentSequence() - sequence);
+    }
+
+    private static ManagedChannel channel(int port) {
+        return NettyChannelBuilder.forAddress("127.0.0.1", port).usePlaintext().build();
+    }
+
+    private static CuratorFramework zk(CloudTaskSystem system) {
+        CuratorFramework client = CuratorFrameworkFactory.newClient(system.zookeeperConnect(), new RetryOneTime(100));
+        client.start();
+        return client;
+    }
+
+    private static long percentile(long[] sorted, int percentile) {
+        if (sorted.length == 0) {
+            return 0;
+        }
+        int index = (int) Math.ceil(percentile / 100.0 * sorted.length) - 1;
+        return sorted[Math.max(0, Math.min(sorted.length - 1, index))];
+    }
+
+    private static String ms(long micros) {
+        return String.format(Locale.ROOT, "%.2f ms", micros / 1000.0);
+    }
+
+    private static String fmt(double value) {
+        return String.format(Locale.ROOT, "%.2f", value);
+    }
+
+    private void section(String title) {
+        line("");
+        line("## " + title);
+        line("");
+    }
+
+    private void line(String text) {
+        out.println(text);
+        report.append(text).append('\n');
+    }
+
+    @SafeVarargs
+    private void table(List<String> header, List<String>... rows) {
+        line("| " + String.join(" | ", header) + " |");
+        line("|" + "---|".repeat(header.size()));
+        for (List<String> row : rows) {
+            line("| " + String.join(" | ", row) + " |");
+        }
+    }
+}
