@@ -9,6 +9,7 @@ import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
 import java.sql.SQLException;
+import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -25,10 +26,13 @@ import java.util.UUID;
 class OutputCap {
     private static final String CUT_RANGES = "SELECT id, output_cut_from_sequence, output_cut_to_sequence FROM runs"
             + " WHERE id = ANY(?) AND output_cut_from_sequence IS NOT NULL";
-    private static final String INSERT_CHUNK = "INSERT INTO run_output_chunks (run_id, sequence, stream, data)"
-            + " VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING";
-    private static final String ADD_STORED = "UPDATE runs SET output_stored_bytes = output_stored_bytes + ?"
-            + " WHERE id = ? RETURNING output_stored_bytes";
+    /** One statement for a whole batch; RETURNING tells which chunks are new (not replays). */
+    private static final String INSERT_CHUNKS = "INSERT INTO run_output_chunks (run_id, sequence, stream, data)"
+            + " SELECT * FROM unnest(?::uuid[], ?::bigint[], ?::smallint[], ?::bytea[])"
+            + " ON CONFLICT DO NOTHING RETURNING run_id, octet_length(data)";
+    private static final String ADD_STORED = "UPDATE runs SET output_stored_bytes = output_stored_bytes + added.bytes"
+            + " FROM unnest(?::uuid[], ?::bigint[]) AS added(id, bytes) WHERE runs.id = added.id"
+            + " RETURNING runs.id, runs.output_stored_bytes";
     /**
      * Deletes the chunks lying wholly between the head and the tail, and returns what it removed.
      * Chunk offsets come from a running sum in sequence order.
@@ -68,30 +72,56 @@ class OutputCap {
             return;
         }
         Map<UUID, long[]> cutRanges = cutRanges(connection, chunks);
+        List<UUID> runIds = new ArrayList<>(chunks.size());
+        List<Long> sequences = new ArrayList<>(chunks.size());
+        List<Short> streams = new ArrayList<>(chunks.size());
+        List<byte[]> data = new ArrayList<>(chunks.size());
+        for (OutputChunk chunk : chunks) {
+            UUID runId = UUID.fromString(chunk.getRunId());
+            long[] cut = cutRanges.get(runId);
+            if (cut != null && chunk.getSequence() >= cut[0] && chunk.getSequence() <= cut[1]) {
+                continue;
+            }
+            runIds.add(runId);
+            sequences.add(chunk.getSequence());
+            streams.add((short) (chunk.getStream() == OutputStream.OUTPUT_STREAM_STDERR ? 2 : 1));
+            data.add(chunk.getData().toByteArray());
+        }
+        if (runIds.isEmpty()) {
+            return;
+        }
+        // A replayed chunk is not returned, so it never counts twice towards the cap.
         Map<UUID, Long> insertedBytes = new LinkedHashMap<>();
-        try (PreparedStatement insert = connection.prepareStatement(INSERT_CHUNK)) {
-            for (OutputChunk chunk : chunks) {
-                UUID runId = UUID.fromString(chunk.getRunId());
-                long[] cut = cutRanges.get(runId);
-                if (cut != null && chunk.getSequence() >= cut[0] && chunk.getSequence() <= cut[1]) {
-                    continue;
-                }
-                insert.setObject(1, runId);
-                insert.setLong(2, chunk.getSequence());
-                insert.setShort(3, (short) (chunk.getStream() == OutputStream.OUTPUT_STREAM_STDERR ? 2 : 1));
-                insert.setBytes(4, chunk.getData().toByteArray());
-                // One statement per chunk so the update count says whether this chunk is new:
-                // a replayed chunk must not count twice towards the cap.
-                if (insert.executeUpdate() > 0) {
-                    insertedBytes.merge(runId, (long) chunk.getData().size(), Long::sum);
+        try (PreparedStatement insert = connection.prepareStatement(INSERT_CHUNKS)) {
+            insert.setArray(1, connection.createArrayOf("uuid", runIds.toArray()));
+            insert.setArray(2, connection.createArrayOf("bigint", sequences.toArray()));
+            insert.setArray(3, connection.createArrayOf("smallint", streams.toArray()));
+            insert.setArray(4, connection.createArrayOf("bytea", data.toArray(new byte[0][])));
+            try (ResultSet rows = insert.executeQuery()) {
+                while (rows.next()) {
+                    insertedBytes.merge(rows.getObject(1, UUID.class), rows.getLong(2), Long::sum);
                 }
             }
         }
-        for (Map.Entry<UUID, Long> entry : insertedBytes.entrySet()) {
-            long stored = addStored(connection, entry.getKey(), entry.getValue());
-            // Cut only once well over the cap, so a steady stream cuts in batches, not per chunk.
-            if (stored > capBytes() + capBytes() / 8) {
-                cutMiddle(connection, entry.getKey());
+        if (insertedBytes.isEmpty()) {
+            return;
+        }
+        try (PreparedStatement update = connection.prepareStatement(ADD_STORED)) {
+            update.setArray(1, connection.createArrayOf("uuid", insertedBytes.keySet().toArray()));
+            update.setArray(2, connection.createArrayOf("bigint", insertedBytes.values().toArray()));
+            List<UUID> overCap = new ArrayList<>();
+            try (ResultSet rows = update.executeQuery()) {
+                // Chunks whose run has no row yet (its run_started was lost) are stored but not
+                // counted towards the cap.
+                while (rows.next()) {
+                    // Cut only once well over the cap, so a steady stream cuts in batches.
+                    if (rows.getLong(2) > capBytes() + capBytes() / 8) {
+                        overCap.add(rows.getObject(1, UUID.class));
+                    }
+                }
+            }
+            for (UUID runId : overCap) {
+                cutMiddle(connection, runId);
             }
         }
     }
@@ -108,17 +138,6 @@ class OutputCap {
             }
         }
         return ranges;
-    }
-
-    private static long addStored(Connection connection, UUID runId, long bytes) throws SQLException {
-        try (PreparedStatement update = connection.prepareStatement(ADD_STORED)) {
-            update.setLong(1, bytes);
-            update.setObject(2, runId);
-            try (ResultSet rows = update.executeQuery()) {
-                // No row: chunks arrived before their run_started; the finish will account for them.
-                return rows.next() ? rows.getLong(1) : 0;
-            }
-        }
     }
 
     private void cutMiddle(Connection connection, UUID runId) throws SQLException {

@@ -11,12 +11,16 @@ import io.micronaut.transaction.TransactionOperations;
 import jakarta.inject.Singleton;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
+import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.sql.Types;
 import java.time.Clock;
 import java.time.OffsetDateTime;
 import java.time.ZoneOffset;
 import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.LinkedHashMap;
+import java.util.Map;
 import java.util.List;
 import java.util.Set;
 import java.util.UUID;
@@ -41,9 +45,16 @@ public class RunIngestion {
     private static final String INSERT_STARTED = "INSERT INTO runs (id, task_id, cluster, agent_id, fire_time,"
             + " attempt, trigger, status, spec_version, started_at, created_at, updated_at)"
             + " VALUES (?, ?, ?, ?, ?, ?, ?, 'RUNNING', ?, ?, ?, ?) ON CONFLICT DO NOTHING";
-    /** A finish over a stored state the state machine allows it from; %s is that list. */
-    private static final String FINISH_STORED = "UPDATE runs SET status = ?, finished_at = ?, exit_code = ?,"
-            + " error = ?, output_bytes = ?, output_chunk_count = ?, updated_at = ? WHERE id = ? AND status IN (%s)";
+    /**
+     * Finishes a batch of runs in one statement, each only over a stored state the state machine
+     * allows the finish from (%s is that list); returns the ids it finished.
+     */
+    private static final String FINISH_STORED = "UPDATE runs SET status = f.status, finished_at = f.finished_at,"
+            + " exit_code = f.exit_code, error = f.error, output_bytes = f.output_bytes,"
+            + " output_chunk_count = f.chunk_count, updated_at = ?"
+            + " FROM unnest(?::uuid[], ?::text[], ?::timestamptz[], ?::int[], ?::text[], ?::bigint[], ?::bigint[])"
+            + " AS f(id, status, finished_at, exit_code, error, output_bytes, chunk_count)"
+            + " WHERE runs.id = f.id AND runs.status IN (%s) RETURNING runs.id";
     /** A finish whose start never arrived (or was already finished: then nothing happens). */
     private static final String INSERT_FINISHED = "INSERT INTO runs (id, task_id, cluster, agent_id, fire_time,"
             + " attempt, trigger, status, spec_version, started_at, finished_at, exit_code, error, output_bytes,"
@@ -149,28 +160,28 @@ public class RunIngestion {
             return;
         }
         OffsetDateTime now = now();
+        // Finishes that may follow the same stored states go in one statement.
+        Map<String, List<RunFinished>> bySources = new LinkedHashMap<>();
+        for (RunFinished event : events) {
+            RunEvent runEvent = RunStateMachine.finishEvent(RunState.valueOf(status(event.getStatus())));
+            bySources.computeIfAbsent(RunStateMachine.storedSourcesSql(runEvent), k -> new ArrayList<>()).add(event);
+        }
+        Set<UUID> finished = new HashSet<>();
+        for (Map.Entry<String, List<RunFinished>> group : bySources.entrySet()) {
+            if (!group.getKey().isEmpty()) {
+                finished.addAll(finishStored(connection, group.getKey(), group.getValue(), now));
+            }
+        }
+        // The rest have no stored run in a state they may follow: record those that have no run
+        // at all (NONE is a legal source); a run in another state stays as it is.
         try (PreparedStatement insert = connection.prepareStatement(INSERT_FINISHED)) {
+            boolean any = false;
             for (RunFinished event : events) {
                 UUID runId = UUID.fromString(event.getRunId());
-                RunEvent runEvent = RunStateMachine.finishEvent(RunState.valueOf(status(event.getStatus())));
-                String storedSources = RunStateMachine.storedSourcesSql(runEvent);
-                if (!storedSources.isEmpty()) {
-                    try (PreparedStatement update = connection.prepareStatement(FINISH_STORED.formatted(storedSources))) {
-                        update.setString(1, status(event.getStatus()));
-                        update.setObject(2, time(event.getFinishedAt()));
-                        setExitCode(update, 3, event);
-                        update.setString(4, event.getError().isEmpty() ? null : event.getError());
-                        update.setLong(5, event.getOutputBytes());
-                        update.setLong(6, event.getOutputChunkCount());
-                        update.setObject(7, now);
-                        update.setObject(8, runId);
-                        if (update.executeUpdate() > 0) {
-                            continue;
-                        }
-                    }
+                if (finished.contains(runId)) {
+                    continue;
                 }
-                // No stored run in a state this end may follow: record it if there is no run at
-                // all (NONE is a legal source); an existing run in another state stays as it is.
+                any = true;
                 insert.setObject(1, runId);
                 insert.setObject(2, UUID.fromString(event.getTaskId()));
                 insert.setString(3, cluster);
@@ -188,9 +199,51 @@ public class RunIngestion {
                 insert.setLong(15, event.getOutputChunkCount());
                 insert.setObject(16, now);
                 insert.setObject(17, now);
-                insert.executeUpdate();
+                insert.addBatch();
+            }
+            if (any) {
+                insert.executeBatch();
             }
         }
+    }
+
+    private static Set<UUID> finishStored(Connection connection, String storedSources, List<RunFinished> events,
+            OffsetDateTime now) throws SQLException {
+        int size = events.size();
+        Object[] ids = new Object[size];
+        String[] statuses = new String[size];
+        String[] finishedAt = new String[size];
+        Integer[] exitCodes = new Integer[size];
+        String[] errors = new String[size];
+        Long[] outputBytes = new Long[size];
+        Long[] chunkCounts = new Long[size];
+        for (int i = 0; i < size; i++) {
+            RunFinished event = events.get(i);
+            ids[i] = UUID.fromString(event.getRunId());
+            statuses[i] = status(event.getStatus());
+            finishedAt[i] = time(event.getFinishedAt()).toString();
+            exitCodes[i] = event.getHasExitCode() ? event.getExitCode() : null;
+            errors[i] = event.getError().isEmpty() ? null : event.getError();
+            outputBytes[i] = event.getOutputBytes();
+            chunkCounts[i] = event.getOutputChunkCount();
+        }
+        Set<UUID> finished = new HashSet<>();
+        try (PreparedStatement update = connection.prepareStatement(FINISH_STORED.formatted(storedSources))) {
+            update.setObject(1, now);
+            update.setArray(2, connection.createArrayOf("uuid", ids));
+            update.setArray(3, connection.createArrayOf("text", statuses));
+            update.setArray(4, connection.createArrayOf("text", finishedAt));
+            update.setArray(5, connection.createArrayOf("int4", exitCodes));
+            update.setArray(6, connection.createArrayOf("text", errors));
+            update.setArray(7, connection.createArrayOf("int8", outputBytes));
+            update.setArray(8, connection.createArrayOf("int8", chunkCounts));
+            try (ResultSet rows = update.executeQuery()) {
+                while (rows.next()) {
+                    finished.add(rows.getObject(1, UUID.class));
+                }
+            }
+        }
+        return finished;
     }
 
     private static void setExitCode(PreparedStatement statement, int index, RunFinished event) throws SQLException {
