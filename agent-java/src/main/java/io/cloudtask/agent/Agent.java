@@ -7,8 +7,7 @@ import io.cloudtask.agent.gateway.GatewayListener;
 import io.cloudtask.agent.membership.AssignmentListener;
 import io.cloudtask.agent.membership.FencingPolicy;
 import io.cloudtask.agent.membership.ZkMembership;
-import io.cloudtask.agent.outbox.InMemoryRunEventOutbox;
-import io.cloudtask.agent.outbox.RunEventOutbox;
+import io.cloudtask.agent.outbox.DiskRunEventOutbox;
 import io.cloudtask.agent.run.Platform;
 import io.cloudtask.agent.run.ProcessRunner;
 import io.cloudtask.agent.run.RunRequest;
@@ -19,6 +18,8 @@ import io.cloudtask.proto.v1.AgentInfo;
 import io.cloudtask.proto.v1.Assignment;
 import io.cloudtask.proto.v1.TaskSpecs;
 import io.cloudtask.proto.v1.Welcome;
+import java.io.IOException;
+import java.io.UncheckedIOException;
 import java.security.SecureRandom;
 import java.time.Clock;
 import java.time.Duration;
@@ -46,8 +47,8 @@ import org.slf4j.LoggerFactory;
  * threads only hand work to those.
  *
  * <p>Lifecycle: construct (no I/O), {@link #start()} once, {@link #close()} (idempotent) in this
- * order: stop firing → stop accepting runs → flush briefly and close the stream → leave ZooKeeper
- * (the ephemeral node goes away) → close the Curator client. Thread-safe.
+ * order: stop firing → stop accepting runs → flush briefly and close the stream → close the spool →
+ * leave ZooKeeper (the ephemeral node goes away) → close the Curator client. Thread-safe.
  */
 public final class Agent implements AutoCloseable {
     /** How long close() waits for the control plane to acknowledge pending run events. */
@@ -58,7 +59,7 @@ public final class Agent implements AutoCloseable {
     private final AgentConfig config;
     private final Clock clock;
     private final SpecCache specCache;
-    private final RunEventOutbox outbox;
+    private final DiskRunEventOutbox outbox;
     private final ProcessRunner runner;
     private final LocalScheduler scheduler;
     private final ExecutorService reconcileExecutor;
@@ -81,7 +82,8 @@ public final class Agent implements AutoCloseable {
         this.config = Objects.requireNonNull(config, "config");
         this.clock = Objects.requireNonNull(clock, "clock");
         this.specCache = new SpecCache(config.specDir());
-        this.outbox = InMemoryRunEventOutbox.startingAt(clock.instant());
+        this.outbox = new DiskRunEventOutbox(config.spoolDir(), DiskRunEventOutbox.Options.forMaxBytes(config.spoolMaxBytes()),
+                clock);
         this.runner = new ProcessRunner(config.workDir().resolve("tasks"), Platform.current(), outbox, clock);
         this.scheduler = new LocalScheduler(clock, this::onFire);
         this.reconcileExecutor = Executors.newSingleThreadExecutor(runnable -> {
@@ -114,10 +116,20 @@ public final class Agent implements AutoCloseable {
         this.fencing = new FencingPolicy(scheduler, this::rereadAllocation, reconcileExecutor);
     }
 
-    /** Loads cached specs, joins ZooKeeper and opens the gateway stream. Firing starts once ZooKeeper is connected. */
+    /**
+     * Recovers the spool, loads cached specs, joins ZooKeeper and opens the gateway stream (which
+     * first sends what the spool holds). Firing starts once ZooKeeper is connected.
+     *
+     * @throws UncheckedIOException when the spool cannot be opened (the message says why)
+     */
     public void start() {
         if (!started.compareAndSet(false, true)) {
             throw new IllegalStateException("agent already started");
+        }
+        try {
+            outbox.open();
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot open the run-event spool in " + config.spoolDir() + ": " + e.getMessage(), e);
         }
         specCache.load();
         info = HostFacts.agentInfo(config, clock.instant());
@@ -151,6 +163,16 @@ public final class Agent implements AutoCloseable {
         return reconciler.appliedEpoch();
     }
 
+    /** The spool's counters (size, drops by the size bound, forces). */
+    public DiskRunEventOutbox.Stats spoolStats() {
+        return outbox.stats();
+    }
+
+    /** Number of runs started and not yet finished. */
+    public int activeRuns() {
+        return runner.activeRuns();
+    }
+
     /** Whether the gateway stream is up and welcomed. */
     public boolean isConnectedToControlPlane() {
         return gateway.isConnected();
@@ -169,6 +191,9 @@ public final class Agent implements AutoCloseable {
         scheduler.close();
         runner.close();
         gateway.close();
+        // After the gateway: it reads and acknowledges until it is closed. Runs still in flight can
+        // no longer report; their events are lost (a later issue waits for them or kills them).
+        outbox.close();
         try {
             membership.close();
         } catch (Exception e) {

@@ -40,7 +40,8 @@ public record AgentConfig(
         Map<String, String> labels,
         int capacity,
         Duration reconnectInitialBackoff,
-        Duration reconnectMaxBackoff) {
+        Duration reconnectMaxBackoff,
+        long spoolMaxBytes) {
 
     public static final String ID = "cloudtask.agent.id";
     public static final String CLUSTER = "cloudtask.agent.cluster";
@@ -54,16 +55,21 @@ public record AgentConfig(
     public static final String CAPACITY = "cloudtask.agent.capacity";
     public static final String RECONNECT_INITIAL_BACKOFF = "cloudtask.agent.reconnect.initial-backoff";
     public static final String RECONNECT_MAX_BACKOFF = "cloudtask.agent.reconnect.max-backoff";
+    public static final String SPOOL_MAX_BYTES = "cloudtask.agent.spool.max-bytes";
 
     /** Every key the agent reads, in documentation order. */
     public static final List<String> KEYS = List.of(ID, CLUSTER, CONTROL_PLANE, ZOOKEEPER,
             ZOOKEEPER_SESSION_TIMEOUT, ZOOKEEPER_CONNECTION_TIMEOUT, WORK_DIR, JOIN_TOKEN, LABELS, CAPACITY,
-            RECONNECT_INITIAL_BACKOFF, RECONNECT_MAX_BACKOFF);
+            RECONNECT_INITIAL_BACKOFF, RECONNECT_MAX_BACKOFF, SPOOL_MAX_BYTES);
+
+    /** The smallest spool bound accepted: a few segments' worth, so compaction has room to work. */
+    public static final long MIN_SPOOL_MAX_BYTES = 1L << 20;
 
     /** Environment variable naming the properties file when {@code --config} is not given. */
     public static final String CONFIG_FILE_ENV = "CLOUDTASK_AGENT_CONFIG";
 
     private static final Pattern DURATION = Pattern.compile("(\\d{1,9})(ms|s|m|h)");
+    private static final Pattern SIZE = Pattern.compile("(\\d{1,13})(KiB|MiB|GiB)?");
     private static final Pattern HOST_PORT = Pattern.compile("(\\[[0-9A-Fa-f:.]+]|[^\\s:\\[\\]]+):(\\d{1,5})");
 
     public AgentConfig {
@@ -78,6 +84,9 @@ public record AgentConfig(
         labels = Collections.unmodifiableMap(new LinkedHashMap<>(labels));
         Objects.requireNonNull(reconnectInitialBackoff, "reconnectInitialBackoff");
         Objects.requireNonNull(reconnectMaxBackoff, "reconnectMaxBackoff");
+        if (spoolMaxBytes < MIN_SPOOL_MAX_BYTES) {
+            throw new IllegalArgumentException("spoolMaxBytes must be at least " + MIN_SPOOL_MAX_BYTES + ", was " + spoolMaxBytes);
+        }
     }
 
     /**
@@ -136,6 +145,7 @@ public record AgentConfig(
             throw source.invalid(RECONNECT_MAX_BACKOFF, source.get(RECONNECT_MAX_BACKOFF, "10s"),
                     "a duration at least " + RECONNECT_INITIAL_BACKOFF + " (" + initialBackoff.toMillis() + "ms)");
         }
+        long spoolMaxBytes = parseSpoolMaxBytes(source, SPOOL_MAX_BYTES, source.get(SPOOL_MAX_BYTES, "1GiB"));
 
         String agentId = source.get(ID, null);
         if (agentId == null || agentId.isBlank()) {
@@ -146,7 +156,7 @@ public record AgentConfig(
             agentId = agentId.trim();
         }
         return new AgentConfig(agentId, cluster, controlPlane, zookeeper, sessionTimeout, connectionTimeout, workDir,
-                joinToken, labels, capacity, initialBackoff, maxBackoff);
+                joinToken, labels, capacity, initialBackoff, maxBackoff, spoolMaxBytes);
     }
 
     /** The environment variable that overrides {@code key}. */
@@ -157,6 +167,11 @@ public record AgentConfig(
     /** Per-task work directory used when a task sets no working directory. */
     public Path taskWorkDir(String taskId) {
         return workDir.resolve("tasks").resolve(taskId);
+    }
+
+    /** Where run events wait for the control plane's acknowledgement, across restarts. */
+    public Path spoolDir() {
+        return workDir.resolve("spool");
     }
 
     /** Where task specs are cached across restarts. */
@@ -172,7 +187,7 @@ public record AgentConfig(
                 + ", zookeeperConnectionTimeout=" + zookeeperConnectionTimeout + ", workDir=" + workDir
                 + ", joinToken=" + (joinToken.isEmpty() ? "" : "****") + ", labels=" + labels
                 + ", capacity=" + capacity + ", reconnectInitialBackoff=" + reconnectInitialBackoff
-                + ", reconnectMaxBackoff=" + reconnectMaxBackoff + "]";
+                + ", reconnectMaxBackoff=" + reconnectMaxBackoff + ", spoolMaxBytes=" + spoolMaxBytes + "]";
     }
 
     private static Path configFile(String[] args, Map<String, String> env) {
@@ -208,6 +223,25 @@ public record AgentConfig(
             throw source.invalid(key, value, "a positive duration such as 500ms, 6s, 2m or 1h");
         }
         return duration;
+    }
+
+    private static long parseSpoolMaxBytes(Source source, String key, String value) {
+        Matcher m = SIZE.matcher(value.trim());
+        long bytes = -1;
+        if (m.matches()) {
+            long amount = Long.parseLong(m.group(1));
+            int shift = m.group(2) == null ? 0 : switch (m.group(2)) {
+                case "KiB" -> 10;
+                case "MiB" -> 20;
+                default -> 30;
+            };
+            bytes = amount > (Long.MAX_VALUE >> shift) ? -1 : amount << shift;
+        }
+        if (bytes < MIN_SPOOL_MAX_BYTES) {
+            throw source.invalid(key, value, "a size of at least 1MiB: bytes, or a number with KiB, MiB or GiB,"
+                    + " such as 512MiB or 1GiB");
+        }
+        return bytes;
     }
 
     private static int parseCapacity(Source source, String value) {

@@ -32,6 +32,8 @@ class AgentConfigTest {
         assertThat(config.capacity()).isEqualTo(8);
         assertThat(config.reconnectInitialBackoff()).isEqualTo(Duration.ofMillis(200));
         assertThat(config.reconnectMaxBackoff()).isEqualTo(Duration.ofSeconds(10));
+        assertThat(config.spoolMaxBytes()).isEqualTo(1L << 30);
+        assertThat(config.spoolDir()).isEqualTo(config.workDir().resolve("spool"));
         assertThat(ZkLayout.isValidSegment(config.agentId())).isTrue();
     }
 
@@ -127,6 +129,28 @@ class AgentConfigTest {
         assertThat(viaEnv.agentId()).isEqualTo("from-file");
         assertThatThrownBy(() -> AgentConfig.load(new String[] {"--config", workDir.resolve("nope").toString()}, Map.of()))
                 .isInstanceOf(ConfigException.class).hasMessageContaining("cannot read the configuration file");
+    }
+
+    @Test
+    void theSpoolBoundIsGivenInBytesOrBinaryUnitsAndTheEnvironmentWins() {
+        assertThat(AgentConfig.resolve(fileWith(AgentConfig.SPOOL_MAX_BYTES, "2097152"), Map.of(), 1).spoolMaxBytes())
+                .isEqualTo(2L << 20);
+        assertThat(AgentConfig.resolve(fileWith(AgentConfig.SPOOL_MAX_BYTES, "512MiB"), Map.of(), 1).spoolMaxBytes())
+                .isEqualTo(512L << 20);
+        assertThat(AgentConfig.resolve(fileWith(AgentConfig.SPOOL_MAX_BYTES, "512MiB"),
+                Map.of("CLOUDTASK_AGENT_SPOOL_MAX_BYTES", "4GiB"), 1).spoolMaxBytes()).isEqualTo(4L << 30);
+    }
+
+    @Test
+    void aSpoolBoundBelowOneMebibyteOrWithoutAUnitItKnowsNamesTheKey() {
+        assertThatThrownBy(() -> AgentConfig.resolve(fileWith(AgentConfig.SPOOL_MAX_BYTES, "512KiB"), Map.of(), 1))
+                .isInstanceOf(ConfigException.class)
+                .hasMessageContaining("cloudtask.agent.spool.max-bytes")
+                .hasMessageContaining("at least 1MiB");
+        assertThatThrownBy(() -> AgentConfig.resolve(fileWith(), Map.of("CLOUDTASK_AGENT_SPOOL_MAX_BYTES", "1GB"), 1))
+                .isInstanceOf(ConfigException.class)
+                .hasMessageContaining("CLOUDTASK_AGENT_SPOOL_MAX_BYTES")
+                .hasMessageContaining("512MiB or 1GiB");
     }
 
     @Test

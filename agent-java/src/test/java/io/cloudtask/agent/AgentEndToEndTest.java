@@ -18,6 +18,9 @@ import java.nio.file.Path;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.List;
+import java.util.Set;
+import java.util.stream.Collectors;
+import java.util.stream.LongStream;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
@@ -105,6 +108,44 @@ class AgentEndToEndTest {
         }
     }
 
+    @Test
+    void runEventsSpooledBeforeARestartAreSentAfterItAndSequencesContinue() throws Exception {
+        serve(TestSpecs.shell(TASK, "echo spooled-$CLOUDTASK_RUN_ID"));
+        // The control plane receives events but never commits them: nothing is acknowledged.
+        gateway.autoAck = false;
+        AgentConfig config = TestAgents.config(workDir, zk.connectString());
+        long lastBeforeRestart;
+        try (Agent agent = new Agent(config, Clock.systemUTC(), gateway.channels())) {
+            agent.start();
+            zk.publish("default", "agent-1", 1, TASK);
+            await().atMost(WAIT).until(() -> finishedRunIds(gateway.runEvents()).size() >= 2);
+
+            zk.publish("default", "agent-1", 2);
+            await().atMost(Duration.ofSeconds(2)).until(() -> agent.scheduledTaskIds().isEmpty());
+            await().atMost(WAIT).until(() -> runsStarted() == runsFinished() && agent.activeRuns() == 0);
+            lastBeforeRestart = agent.spoolStats().lastSequence();
+            assertThat(agent.spoolStats().acknowledgedSequence()).isZero();
+        }
+        int streamsBeforeRestart = gateway.streams.size();
+        gateway.autoAck = true;
+
+        try (Agent restarted = new Agent(config, Clock.systemUTC(), gateway.channels())) {
+            restarted.start();
+
+            await().atMost(WAIT).until(() -> restarted.spoolStats().acknowledgedSequence() >= lastBeforeRestart);
+            List<AgentMessage> afterRestart = gateway.streams.subList(streamsBeforeRestart, gateway.streams.size())
+                    .stream().flatMap(stream -> stream.runEvents().stream()).toList();
+            assertThat(afterRestart).extracting(AgentMessage::getJournalSequence)
+                    .containsAll(LongStream.rangeClosed(1, lastBeforeRestart).boxed().toList());
+            Set<String> finished = finishedRunIds(afterRestart);
+            assertThat(finished).hasSizeGreaterThanOrEqualTo(2);
+            for (String runId : finished) {
+                assertThat(output(afterRestart, runId)).isEqualTo("spooled-" + runId + "\n");
+            }
+            assertThat(restarted.spoolStats().lastSequence()).isEqualTo(lastBeforeRestart);
+        }
+    }
+
     private void serve(TaskSpec spec) {
         gateway.specs = request -> {
             TaskSpecs.Builder answer = TaskSpecs.newBuilder();
@@ -132,6 +173,17 @@ class AgentEndToEndTest {
     private long runsFinished() {
         return gateway.runEvents().stream().filter(AgentMessage::hasRunFinished)
                 .filter(m -> m.getRunFinished().getTaskId().equals(TASK)).count();
+    }
+
+    private static Set<String> finishedRunIds(List<AgentMessage> events) {
+        return events.stream().filter(AgentMessage::hasRunFinished).map(m -> m.getRunFinished().getRunId())
+                .collect(Collectors.toSet());
+    }
+
+    private static String output(List<AgentMessage> events, String runId) {
+        return events.stream().filter(AgentMessage::hasOutputChunk).map(AgentMessage::getOutputChunk)
+                .filter(c -> c.getRunId().equals(runId)).distinct().map(OutputChunk::getData)
+                .reduce(ByteString.EMPTY, ByteString::concat).toString(StandardCharsets.UTF_8);
     }
 
     private List<OutputChunk> chunks(String runId) {

@@ -13,6 +13,7 @@ import io.grpc.Status;
 import io.grpc.stub.ClientCallStreamObserver;
 import io.grpc.stub.ClientResponseObserver;
 import java.time.Duration;
+import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.Collection;
 import java.util.HashMap;
@@ -48,7 +49,9 @@ import org.slf4j.LoggerFactory;
  */
 public final class GatewayClient implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(GatewayClient.class);
+    /** Bounds of one read from the outbox: the events in flight to the stream live on the heap. */
     private static final int SEND_BATCH = 128;
+    private static final long SEND_BATCH_BYTES = 256 * 1024;
 
     /** Identity and connection settings of the stream. */
     public record Settings(String agentId, String cluster, String joinToken, List<String> addresses,
@@ -147,11 +150,11 @@ public final class GatewayClient implements AutoCloseable {
      */
     @Override
     public void close() {
-        if (connected && outbox.size() > 0) {
+        if (connected && outbox.hasUnacknowledged()) {
             try {
                 if (!outbox.awaitAcknowledged(settings.flushTimeout())) {
-                    log.warn("closing with {} unacknowledged run event(s); they are lost until the disk spool exists",
-                            outbox.size());
+                    log.info("closing with run events after journal sequence {} unacknowledged; they stay in the spool"
+                            + " and are sent after the next start", outbox.acknowledgedSequence());
                 }
             } catch (InterruptedException e) {
                 Thread.currentThread().interrupt();
@@ -235,8 +238,9 @@ public final class GatewayClient implements AutoCloseable {
                 s.cursor = 0;
                 failures = 0;
                 connected = true;
-                log.info("connected to control plane {} (replica '{}'); {} unacknowledged run event(s) to send",
-                        s.address, message.getWelcome().getReplicaId(), outbox.size());
+                log.info("connected to control plane {} (replica '{}'); run events after journal sequence {} up to {}"
+                        + " to send", s.address, message.getWelcome().getReplicaId(), outbox.acknowledgedSequence(),
+                        outbox.lastSequence());
                 listener.onWelcome(message.getWelcome());
                 drain(s);
             }
@@ -291,19 +295,17 @@ public final class GatewayClient implements AutoCloseable {
             return;
         }
         while (s.requests.isReady()) {
-            List<AgentMessage> batch = outbox.after(s.cursor, SEND_BATCH);
-            if (batch.isEmpty()) {
-                return;
-            }
-            for (AgentMessage event : batch) {
-                if (!s.requests.isReady()) {
-                    // onReady will call drain again.
+            if (s.pending.isEmpty()) {
+                s.pending.addAll(outbox.read(s.cursor, SEND_BATCH, SEND_BATCH_BYTES));
+                if (s.pending.isEmpty()) {
                     return;
                 }
-                s.requests.onNext(event);
-                s.cursor = event.getJournalSequence();
-                lastSent = s.cursor;
             }
+            // Held back events stay in s.pending until onReady calls drain again: no second read.
+            AgentMessage event = s.pending.poll();
+            s.requests.onNext(event);
+            s.cursor = event.getJournalSequence();
+            lastSent = s.cursor;
         }
     }
 
@@ -341,6 +343,8 @@ public final class GatewayClient implements AutoCloseable {
         boolean welcomed;
         /** Journal sequence of the last event sent on this stream. */
         long cursor;
+        /** Events read from the outbox after the cursor and not sent yet (one bounded batch at most). */
+        final ArrayDeque<AgentMessage> pending = new ArrayDeque<>();
 
         Session(long id, String address) {
             this.id = id;

@@ -14,6 +14,7 @@ import io.cloudtask.protocol.ZkLayout;
 import io.cloudtask.schedule.Timestamps;
 import java.io.IOException;
 import java.io.InputStream;
+import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Clock;
@@ -43,7 +44,8 @@ import org.slf4j.LoggerFactory;
  *
  * <p>Thread-safe. {@link #submit} never blocks: each run is supervised on a {@code cloudtask-run-*}
  * thread and its stdout and stderr are read by two {@code cloudtask-output-*} threads, which only
- * append to the outbox and therefore never wait for the network.
+ * append to the outbox (a local disk write; a full spool refuses chunks rather than blocking) and
+ * therefore never wait for the network.
  */
 public final class ProcessRunner implements AutoCloseable {
     /** Time a process tree gets between destroy() and destroyForcibly(). */
@@ -310,6 +312,7 @@ public final class ProcessRunner implements AutoCloseable {
         volatile Instant startedAt;
         private long nextSequence;
         private long outputBytes;
+        private boolean outputLost;
 
         RunState(RunRequest request, String runId) {
             this.request = request;
@@ -318,14 +321,24 @@ public final class ProcessRunner implements AutoCloseable {
 
         /**
          * Numbers and appends under one lock, so the journal holds a run's chunks in sequence order
-         * even though stdout and stderr are read by two threads. Appending is in-memory only.
+         * even though stdout and stderr are read by two threads. Appending writes to the local spool,
+         * never to the network.
          */
         synchronized void emitChunk(OutputStream stream, ByteString data) {
-            outbox.append(AgentMessage.newBuilder().setOutputChunk(OutputChunk.newBuilder()
-                    .setRunId(runId)
-                    .setStream(stream)
-                    .setSequence(nextSequence)
-                    .setData(data)).build());
+            try {
+                outbox.append(AgentMessage.newBuilder().setOutputChunk(OutputChunk.newBuilder()
+                        .setRunId(runId)
+                        .setStream(stream)
+                        .setSequence(nextSequence)
+                        .setData(data)).build());
+            } catch (IllegalStateException | UncheckedIOException e) {
+                // The spool is closed (the agent is stopping) or failing: the reader keeps draining the
+                // pipe all the same, or the process would block writing to it.
+                if (!outputLost) {
+                    outputLost = true;
+                    log.warn("run {}: output is not journaled any more: {}", runId, e.getMessage());
+                }
+            }
             nextSequence++;
             outputBytes += data.size();
         }

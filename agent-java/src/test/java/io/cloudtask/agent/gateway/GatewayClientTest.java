@@ -4,8 +4,9 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
 import io.cloudtask.agent.FakeGateway;
+import com.google.protobuf.ByteString;
 import io.cloudtask.agent.TestSpecs;
-import io.cloudtask.agent.outbox.InMemoryRunEventOutbox;
+import io.cloudtask.agent.outbox.DiskRunEventOutbox;
 import io.cloudtask.proto.v1.AgentInfo;
 import io.cloudtask.proto.v1.AgentMessage;
 import io.cloudtask.proto.v1.Hello;
@@ -14,7 +15,10 @@ import io.cloudtask.proto.v1.TaskSpecs;
 import io.cloudtask.proto.v1.Welcome;
 import io.grpc.Status;
 import io.grpc.inprocess.InProcessChannelBuilder;
+import java.nio.file.Path;
+import java.time.Clock;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.SplittableRandom;
 import java.util.concurrent.CopyOnWriteArrayList;
@@ -22,13 +26,17 @@ import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 
 class GatewayClientTest {
     private static final Duration WAIT = Duration.ofSeconds(5);
     private static final AgentInfo INFO = AgentInfo.newBuilder().setAgentId("agent-1").setCluster("blue")
             .setHostname("host-1").setProtocolVersion(1).build();
 
-    private final InMemoryRunEventOutbox outbox = new InMemoryRunEventOutbox(1);
+    @TempDir
+    Path spoolDir;
+
+    private DiskRunEventOutbox outbox;
     private final List<TaskSpecs> receivedSpecs = new CopyOnWriteArrayList<>();
     private final List<Welcome> welcomes = new CopyOnWriteArrayList<>();
     private FakeGateway gateway;
@@ -36,6 +44,8 @@ class GatewayClientTest {
 
     @BeforeEach
     void startGateway() throws Exception {
+        outbox = new DiskRunEventOutbox(spoolDir, DiskRunEventOutbox.Options.forMaxBytes(64L << 20), Clock.systemUTC());
+        outbox.open();
         gateway = new FakeGateway("gateway-client-test-" + System.nanoTime()).start();
     }
 
@@ -45,6 +55,7 @@ class GatewayClientTest {
             client.close();
         }
         gateway.close();
+        outbox.close();
     }
 
     @Test
@@ -78,8 +89,8 @@ class GatewayClientTest {
 
         gateway.current().ack(second);
 
-        await().atMost(WAIT).until(() -> outbox.size() == 1);
-        assertThat(outbox.after(0, 10)).extracting(AgentMessage::getJournalSequence).containsExactly(third);
+        await().atMost(WAIT).until(() -> outbox.acknowledgedSequence() == second);
+        assertThat(outbox.read(0, 10, Long.MAX_VALUE)).extracting(AgentMessage::getJournalSequence).containsExactly(third);
     }
 
     @Test
@@ -89,7 +100,8 @@ class GatewayClientTest {
 
         startClient(gateway.channels(), List.of("cp:9090"));
 
-        await().atMost(WAIT).until(() -> gateway.current().received.size() == 3);
+        // The stream opens asynchronously: there may be none yet at the first poll.
+        await().atMost(WAIT).until(() -> !gateway.streams.isEmpty() && gateway.current().received.size() == 3);
         assertThat(gateway.current().received.get(0).hasHello()).isTrue();
         assertThat(gateway.current().runEvents()).extracting(AgentMessage::getJournalSequence).containsExactly(first, second);
     }
@@ -103,7 +115,7 @@ class GatewayClientTest {
         long third = append(2);
         await().atMost(WAIT).until(() -> gateway.current().runEvents().size() == 3);
         gateway.current().ack(first);
-        await().atMost(WAIT).until(() -> outbox.size() == 2);
+        await().atMost(WAIT).until(() -> outbox.acknowledgedSequence() == first);
 
         gateway.current().fail(Status.UNAVAILABLE.withDescription("replica restarting"));
 
@@ -132,6 +144,22 @@ class GatewayClientTest {
         gateway.current().request(10);
         await().atMost(WAIT).until(() -> gateway.current().runEvents().size() == 5);
         assertThat(client.lastSentJournalSequence()).isEqualTo(first + 4);
+    }
+
+    @Test
+    void sendsABacklogLargerThanOneReadBatchOnceAndInOrder() {
+        // 40 KiB each: far more than one bounded read from the spool, in count and in bytes.
+        ByteString data = ByteString.copyFrom(new byte[40 * 1024]);
+        List<Long> appended = new ArrayList<>();
+        for (int i = 0; i < 300; i++) {
+            appended.add(outbox.append(AgentMessage.newBuilder().setOutputChunk(OutputChunk.newBuilder()
+                    .setRunId("run-1").setSequence(i).setData(data)).build()));
+        }
+
+        startClient(gateway.channels(), List.of("cp:9090"));
+
+        await().atMost(WAIT).until(() -> !gateway.streams.isEmpty() && gateway.current().runEvents().size() >= 300);
+        assertThat(gateway.current().runEvents()).extracting(AgentMessage::getJournalSequence).isEqualTo(appended);
     }
 
     @Test
@@ -182,8 +210,7 @@ class GatewayClientTest {
 
     private long append(int sequence) {
         return outbox.append(AgentMessage.newBuilder()
-                .setOutputChunk(OutputChunk.newBuilder().setRunId("run-1").setSequence(sequence)).build())
-                .getJournalSequence();
+                .setOutputChunk(OutputChunk.newBuilder().setRunId("run-1").setSequence(sequence)).build());
     }
 
     private void startClient(ChannelFactory channels, List<String> addresses) {

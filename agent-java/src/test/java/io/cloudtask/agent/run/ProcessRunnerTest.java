@@ -7,7 +7,7 @@ import static org.awaitility.Awaitility.await;
 
 import com.google.protobuf.ByteString;
 import io.cloudtask.agent.TestSpecs;
-import io.cloudtask.agent.outbox.InMemoryRunEventOutbox;
+import io.cloudtask.agent.outbox.DiskRunEventOutbox;
 import io.cloudtask.proto.v1.AgentMessage;
 import io.cloudtask.proto.v1.Command;
 import io.cloudtask.proto.v1.OutputChunk;
@@ -41,17 +41,23 @@ class ProcessRunnerTest {
     @TempDir
     Path tasksDir;
 
-    private final InMemoryRunEventOutbox outbox = new InMemoryRunEventOutbox(1);
+    @TempDir
+    Path spoolDir;
+
+    private DiskRunEventOutbox outbox;
     private ProcessRunner runner;
 
     @BeforeEach
-    void startRunner() {
+    void startRunner() throws IOException {
+        outbox = new DiskRunEventOutbox(spoolDir, DiskRunEventOutbox.Options.forMaxBytes(64L << 20), Clock.systemUTC());
+        outbox.open();
         runner = new ProcessRunner(tasksDir, Platform.current(), outbox, Clock.systemUTC());
     }
 
     @AfterEach
     void closeRunner() {
         runner.close();
+        outbox.close();
     }
 
     @Test
@@ -213,7 +219,7 @@ class ProcessRunnerTest {
     }
 
     private List<AgentMessage> events(String runId) {
-        return outbox.after(0, Integer.MAX_VALUE).stream().filter(e -> runIdOf(e).equals(runId)).toList();
+        return outbox.read(0, Integer.MAX_VALUE, Long.MAX_VALUE).stream().filter(e -> runIdOf(e).equals(runId)).toList();
     }
 
     private static String runIdOf(AgentMessage event) {
