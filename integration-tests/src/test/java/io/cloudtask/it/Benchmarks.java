@@ -42,20 +42,38 @@ import org.apache.curator.retry.RetryOneTime;
  */
 public final class Benchmarks {
     private final boolean full;
+    private final Set<String> only;
     private final Path workDir;
     private final StringBuilder report = new StringBuilder();
     private final PrintStream out = System.out;
     private ManagedProcess firstAgent;
 
-    private Benchmarks(boolean full, Path workDir) {
+    private Benchmarks(boolean full, Set<String> only, Path workDir) {
         this.full = full;
+        this.only = only;
         this.workDir = workDir;
     }
 
+    /**
+     * Arguments: {@code quick} or {@code full}, then optionally the measures to run (footprint,
+     * lateness, ingestion, connections, failover); all by default.
+     */
     public static void main(String[] args) throws Exception {
         boolean full = args.length > 0 && args[0].equalsIgnoreCase("full");
+        Set<String> only = new HashSet<>();
+        for (int i = 1; i < args.length; i++) {
+            for (String name : args[i].split(",")) {
+                if (!name.isBlank()) {
+                    only.add(name.trim().toLowerCase(Locale.ROOT));
+                }
+            }
+        }
         Path workDir = Files.createTempDirectory("cloudtask-bench");
-        new Benchmarks(full, workDir).run();
+        new Benchmarks(full, only, workDir).run();
+    }
+
+    private boolean selected(String measure) {
+        return only.isEmpty() || only.contains(measure);
     }
 
     private void run() throws Exception {
@@ -66,14 +84,25 @@ public final class Benchmarks {
                 + System.getProperty("os.name") + " " + System.getProperty("os.arch") + "; run at " + Instant.now());
         try (CloudTaskSystem system = new CloudTaskSystem(workDir)) {
             system.startZooKeeper().startControlPlane();
-            footprint(system);
-            for (int tasks : full ? new int[] {100, 1_000, 10_000} : new int[] {100, 1_000}) {
-                lateness(system, tasks, Duration.ofSeconds(full ? 60 : 15));
+            // The first agent is needed by every measure that runs tasks.
+            if (selected("footprint") || selected("lateness") || selected("failover")) {
+                footprint(system);
             }
-            ingestion(system);
-            connections(system, full ? 2_000 : 1_000);
-            agentFailover(system);
-            leaderFailover(system);
+            if (selected("lateness")) {
+                for (int tasks : full ? new int[] {100, 1_000, 10_000} : new int[] {100, 1_000}) {
+                    lateness(system, tasks, Duration.ofSeconds(full ? 60 : 15));
+                }
+            }
+            if (selected("ingestion")) {
+                ingestion(system);
+            }
+            if (selected("connections")) {
+                connections(system, full ? 2_000 : 1_000);
+            }
+            if (selected("failover")) {
+                agentFailover(system);
+                leaderFailover(system);
+            }
         }
         Path results = Path.of(System.getProperty("cloudtask.it.logDir", "target"), "..", "bench-results.md").normalize();
         Files.writeString(results, report.toString(), StandardCharsets.UTF_8);
