@@ -42,9 +42,11 @@ import org.slf4j.LoggerFactory;
  *       one is started. Journal sequences continue from the last record (or the checkpoint, if
  *       higher) after a restart.
  *   <li><b>Durability.</b> Every record is written to the operating system at once, so an agent
- *       crash loses nothing. Appending a RunFinished forces the active segment before
- *       {@link #append} returns; sealed segments were forced when sealed; so a run whose
- *       RunFinished was appended survives even an operating-system crash, with all its events.
+ *       crash loses nothing. Appending a RunFinished waits until the active segment has been
+ *       forced past it before {@link #append} returns (group commit: the force runs outside the
+ *       journal lock, and one force covers every RunFinished appended before it started); sealed
+ *       segments were forced when sealed; so a run whose RunFinished was appended survives even
+ *       an operating-system crash, with all its events.
  *       Other records are forced at most every {@link Options#flushInterval()} (on the next append
  *       after it elapsed).
  *   <li><b>Acks.</b> {@link #acknowledge} writes {@code checkpoint} (temp file, force, atomic
@@ -65,9 +67,9 @@ import org.slf4j.LoggerFactory;
  * </ul>
  *
  * <p>Thread-safe. One lock guards the journal: appends (process-runner threads), reads and acks
- * (the gateway thread) are serialized, and disk I/O is done under it. Appends therefore wait for
- * disk writes, for the force of a RunFinished and, when the spool is full, for a compaction, but
- * never for the network. The checkpoint of an ack is written outside that lock. Append listeners
+ * (the gateway thread) are serialized, and disk writes are done under it. Appends therefore wait
+ * for disk writes and, when the spool is full, for a compaction, but never for the network; the
+ * appender of a RunFinished also waits for the group force, without holding the lock. The checkpoint of an ack is written outside that lock. Append listeners
  * run on the appending thread after the lock is released.
  *
  * <p>Lifecycle: the constructor does no I/O; {@link #open()} once (recovery), then use,
@@ -138,6 +140,10 @@ public final class DiskRunEventOutbox implements RunEventOutbox, AutoCloseable {
     /** Orders checkpoint writes; held without {@link #lock} so appends don't wait for the fsync. */
     private final Object checkpointLock = new Object();
     private final List<Runnable> listeners = new CopyOnWriteArrayList<>();
+    /** Group commit of RunFinished records: guards durableSequence and forcing. */
+    private final Object durability = new Object();
+    private long durableSequence;
+    private boolean forcing;
     private volatile boolean directorySyncUnsupported;
 
     // Guarded by lock (the volatile ones are written under it and read without it).
@@ -248,13 +254,16 @@ public final class DiskRunEventOutbox implements RunEventOutbox, AutoCloseable {
             totalBytes += size;
             lastSequence = sequence;
             track(kind, runId, size);
-            if (kind == SpoolFormat.KIND_FINISHED || clock.millis() - lastForceMillis >= options.flushInterval().toMillis()) {
+            if (kind != SpoolFormat.KIND_FINISHED && clock.millis() - lastForceMillis >= options.flushInterval().toMillis()) {
                 force();
             }
         } catch (IOException e) {
             throw new UncheckedIOException("cannot write run event to the spool in " + dir + ": " + e.getMessage(), e);
         } finally {
             lock.unlock();
+        }
+        if (kind == SpoolFormat.KIND_FINISHED) {
+            awaitDurable(sequence);
         }
         for (Runnable listener : listeners) {
             listener.run();
@@ -474,6 +483,57 @@ public final class DiskRunEventOutbox implements RunEventOutbox, AutoCloseable {
             throw e;
         }
         dirty = true;
+    }
+
+    /**
+     * Returns once the record with {@code sequence} is forced to disk. One caller at a time
+     * forces the active segment (outside the journal lock); callers whose record was written
+     * before that force began are covered by it and do not force again.
+     */
+    private void awaitDurable(long sequence) {
+        while (true) {
+            synchronized (durability) {
+                while (forcing && durableSequence < sequence) {
+                    try {
+                        durability.wait();
+                    } catch (InterruptedException e) {
+                        Thread.currentThread().interrupt();
+                        throw new IllegalStateException("interrupted waiting for the spool to reach the disk", e);
+                    }
+                }
+                if (durableSequence >= sequence) {
+                    return;
+                }
+                forcing = true;
+            }
+            long covered = 0;
+            try {
+                FileChannel channel;
+                lock.lock();
+                try {
+                    ensureOpen();
+                    covered = lastSequence;
+                    channel = active.channel;
+                    dirty = false;
+                    lastForceMillis = clock.millis();
+                    forces++;
+                } finally {
+                    lock.unlock();
+                }
+                channel.force(false);
+            } catch (java.nio.channels.ClosedChannelException e) {
+                // The segment was sealed (forced then) or compacted (rewritten and forced) meanwhile.
+            } catch (IOException e) {
+                covered = 0;
+                throw new UncheckedIOException("cannot force the spool in " + dir + " to disk: " + e.getMessage(), e);
+            } finally {
+                synchronized (durability) {
+                    durableSequence = Math.max(durableSequence, covered);
+                    forcing = false;
+                    durability.notifyAll();
+                }
+            }
+        }
     }
 
     private void force() throws IOException {

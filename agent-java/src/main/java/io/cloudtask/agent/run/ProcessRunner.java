@@ -136,8 +136,9 @@ public final class ProcessRunner implements AutoCloseable {
         Process process;
         try {
             ProcessBuilder builder = processBuilder(request, state.runId);
-            state.startedAt = clock.instant();
             process = builder.start();
+            // "Started" means the process exists: lateness measures fire time to this instant.
+            state.startedAt = clock.instant();
         } catch (IOException | IllegalArgumentException | UnsupportedOperationException e) {
             state.startedAt = state.startedAt == null ? clock.instant() : state.startedAt;
             log.warn("task {} run {} could not start: {}", request.taskId(), state.runId, e.getMessage());
