@@ -4,6 +4,7 @@ import io.cloudtask.controlplane.cluster.ClusterService;
 import io.cloudtask.controlplane.coordination.ReplicaIdentity;
 import io.cloudtask.controlplane.task.TaskRef;
 import io.cloudtask.controlplane.task.TaskService;
+import io.cloudtask.proto.v1.AgentInfo;
 import io.cloudtask.proto.v1.AssignedTask;
 import io.cloudtask.proto.v1.Assignment;
 import io.cloudtask.protocol.ZkLayout;
@@ -14,6 +15,9 @@ import jakarta.annotation.PostConstruct;
 import jakarta.annotation.PreDestroy;
 import java.time.Clock;
 import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
@@ -35,6 +39,10 @@ import org.slf4j.LoggerFactory;
 
 /**
  * Publishes each cluster's allocation to ZooKeeper, on the leading replica only.
+ *
+ * <p>Each publication reads the live agents' {@code AgentInfo} (labels, capacity), the live tasks
+ * and the assignments currently published, asks the pure {@link Allocator} for the new
+ * allocation, logs its moves by reason, and rewrites only the assignments that changed.
  *
  * <p>Triggers: an agent node appearing or disappearing, the {@link ZkLayout#TASKS_CHANGED}
  * signal, gaining leadership, and a periodic reconcile. Triggers coalesce: all publication runs
@@ -59,6 +67,8 @@ class AllocationPublisher implements AutoCloseable {
     private final String replicaId;
     private final Clock clock;
     private final Duration reconcileInterval;
+    private final AllocatorOptions options;
+    private final Allocator allocator = new Allocator();
     private final ScheduledExecutorService executor = Executors.newSingleThreadScheduledExecutor(runnable -> {
         Thread thread = new Thread(runnable, "allocation-publisher");
         thread.setDaemon(true);
@@ -71,13 +81,15 @@ class AllocationPublisher implements AutoCloseable {
     private CuratorCache signalCache;
 
     AllocationPublisher(CuratorFramework client, TaskService tasks, ClusterService clusters, ReplicaIdentity replica,
-            Clock clock, @Value("${cloudtask.allocation.reconcile-interval:30s}") Duration reconcileInterval) {
+            Clock clock, @Value("${cloudtask.allocation.reconcile-interval:30s}") Duration reconcileInterval,
+            @Value("${cloudtask.allocation.rebalance-on-join:true}") boolean rebalanceOnJoin) {
         this.client = client;
         this.tasks = tasks;
         this.clusters = clusters;
         this.replicaId = replica.id();
         this.clock = clock;
         this.reconcileInterval = reconcileInterval;
+        this.options = new AllocatorOptions(rebalanceOnJoin);
     }
 
     @PostConstruct
@@ -154,27 +166,126 @@ class AllocationPublisher implements AutoCloseable {
     }
 
     private void publishCluster(String cluster) throws Exception {
-        List<String> liveAgents = children(ZkLayout.agents(cluster));
+        List<AgentState> liveAgents = liveAgents(cluster);
+        Map<String, Published> published = publishedAssignments(cluster);
         List<TaskRef> clusterTasks = tasks.liveTasks(cluster);
-        Map<String, List<AssignedTask>> placement = Placement.place(clusterTasks, liveAgents);
-        Set<String> agents = new TreeSet<>(liveAgents);
-        agents.addAll(children(ZkLayout.allocations(cluster)));
+        Map<String, Long> versions = new HashMap<>();
+        List<AllocationTask> allocationTasks = new ArrayList<>(clusterTasks.size());
+        for (TaskRef task : clusterTasks) {
+            versions.put(task.taskId(), task.version());
+            allocationTasks.add(new AllocationTask(task.taskId(), task.version(), placementOf(task), runsInFlight(task)));
+        }
+        Map<String, List<String>> previous = new HashMap<>();
+        published.forEach((agentId, node) -> previous.put(agentId, node.taskIds()));
+        Allocation allocation = allocator.allocate(
+                new AllocationInput(allocationTasks, liveAgents, previous, clock.instant(), options));
+        if (!allocation.moves().isEmpty()) {
+            log.info("allocation of cluster {}: {} tasks on {} live agents; {} moves {}; {} unassigned {}", cluster,
+                    clusterTasks.size(), liveAgents.size(), allocation.moves().size(), allocation.moveCounts(),
+                    allocation.unassigned().size(), allocation.unassignedCounts());
+        }
+        Set<String> agents = new TreeSet<>(allocation.tasksByAgent().keySet());
+        agents.addAll(published.keySet());
         for (String agentId : agents) {
-            write(cluster, agentId, placement.getOrDefault(agentId, List.of()));
+            List<AssignedTask> desired = allocation.tasksOf(agentId).stream()
+                    .map(taskId -> AssignedTask.newBuilder().setTaskId(taskId).setSpecVersion(versions.get(taskId)).build())
+                    .toList();
+            write(cluster, agentId, published.get(agentId), desired, allocation.at());
         }
     }
 
-    private void write(String cluster, String agentId, List<AssignedTask> desired) throws Exception {
-        String path = ZkLayout.allocation(cluster, agentId);
-        Stat stat = new Stat();
-        Assignment current = null;
-        try {
-            current = ZkLayout.decodeAssignment(client.getData().storingStatIn(stat).forPath(path));
-        } catch (KeeperException.NoNodeException e) {
-            // First publication for this agent.
-        } catch (IllegalArgumentException e) {
-            log.warn("allocation node {} held an unreadable payload; overwriting it", path);
+    /**
+     * Seam: the task API has no placement fields yet, so every task may run on any agent. When
+     * {@link TaskRef} carries a placement (ANY, NAMED, LABEL_SELECTOR, BROADCAST), return it here.
+     */
+    private static TaskPlacement placementOf(TaskRef task) {
+        return TaskPlacement.any();
+    }
+
+    /**
+     * Seam: which agents are running the task right now. Runs in flight are not tracked yet, so
+     * none is reported and nothing is pinned; once they are, the allocator keeps such a task on its
+     * agent until the run ends or the agent dies.
+     */
+    private static Set<String> runsInFlight(TaskRef task) {
+        return Set.of();
+    }
+
+    private List<AgentState> liveAgents(String cluster) throws Exception {
+        List<AgentState> live = new ArrayList<>();
+        for (String agentId : children(ZkLayout.agents(cluster))) {
+            byte[] data;
+            try {
+                data = client.getData().forPath(ZkLayout.agent(cluster, agentId));
+            } catch (KeeperException.NoNodeException e) {
+                // Left between listing and reading: it is not live.
+                continue;
+            }
+            AgentInfo info;
+            try {
+                info = ZkLayout.decodeAgentInfo(data);
+            } catch (IllegalArgumentException e) {
+                log.warn("agent {} in cluster {} published an unreadable AgentInfo; allocating to it with capacity 1"
+                        + " and no labels: {}", agentId, cluster, e.getMessage());
+                info = AgentInfo.getDefaultInstance();
+            }
+            live.add(agentState(agentId, info));
         }
+        return live;
+    }
+
+    /**
+     * How the allocator sees a live agent. The agent's {@code os} and {@code arch} are also labels
+     * (unless the agent sets those labels itself), so that {@code os=windows} selects by what the
+     * agent reports. An unset capacity (0) counts as 1. Nobody can cordon an agent yet.
+     */
+    static AgentState agentState(String agentId, AgentInfo info) {
+        Map<String, String> labels = new HashMap<>();
+        if (!info.getOs().isEmpty()) {
+            labels.put("os", info.getOs());
+        }
+        if (!info.getArch().isEmpty()) {
+            labels.put("arch", info.getArch());
+        }
+        labels.putAll(info.getLabelsMap());
+        return new AgentState(agentId, info.getHostname(), labels, Math.max(1, info.getCapacity()), false, true);
+    }
+
+    /** The allocation nodes as they are now: what each agent was last told, and the version to write against. */
+    private Map<String, Published> publishedAssignments(String cluster) throws Exception {
+        Map<String, Published> published = new HashMap<>();
+        for (String agentId : children(ZkLayout.allocations(cluster))) {
+            String path = ZkLayout.allocation(cluster, agentId);
+            Stat stat = new Stat();
+            byte[] data;
+            try {
+                data = client.getData().storingStatIn(stat).forPath(path);
+            } catch (KeeperException.NoNodeException e) {
+                continue;
+            }
+            Assignment assignment = null;
+            try {
+                assignment = ZkLayout.decodeAssignment(data);
+            } catch (IllegalArgumentException e) {
+                log.warn("allocation node {} held an unreadable payload; overwriting it", path);
+            }
+            published.put(agentId, new Published(assignment, stat.getVersion()));
+        }
+        return published;
+    }
+
+    /** An allocation node read back: its payload (null if unreadable) and znode version. */
+    private record Published(Assignment assignment, int version) {
+        List<String> taskIds() {
+            return assignment == null ? List.of()
+                    : assignment.getTasksList().stream().map(AssignedTask::getTaskId).toList();
+        }
+    }
+
+    private void write(String cluster, String agentId, Published node, List<AssignedTask> desired, Instant at)
+            throws Exception {
+        String path = ZkLayout.allocation(cluster, agentId);
+        Assignment current = node == null ? null : node.assignment();
         if (current != null && current.getTasksList().equals(desired)) {
             return;
         }
@@ -184,15 +295,16 @@ class AllocationPublisher implements AutoCloseable {
                 .setAgentId(agentId)
                 .setCluster(cluster)
                 .addAllTasks(desired)
-                .setPublishedAt(Timestamps.of(clock.instant()))
+                .setPublishedAt(Timestamps.of(at))
                 .build());
         try {
-            if (stat.getCtime() == 0) {
+            if (node == null) {
                 client.create().creatingParentContainersIfNeeded().forPath(path, payload);
             } else {
-                client.setData().withVersion(stat.getVersion()).forPath(path, payload);
+                client.setData().withVersion(node.version()).forPath(path, payload);
             }
-        } catch (KeeperException.NodeExistsException | KeeperException.BadVersionException e) {
+        } catch (KeeperException.NodeExistsException | KeeperException.BadVersionException
+                | KeeperException.NoNodeException e) {
             throw new ConcurrentWriteException(path);
         }
         publications.incrementAndGet();

@@ -7,10 +7,12 @@ import io.cloudtask.controlplane.task.TaskRequest;
 import io.cloudtask.controlplane.task.TaskService;
 import io.cloudtask.controlplane.task.ScheduleRequest;
 import io.cloudtask.controlplane.testing.ControlPlaneTest;
+import io.cloudtask.controlplane.testing.RestClient;
 import io.cloudtask.proto.v1.AgentInfo;
 import io.cloudtask.proto.v1.AssignedTask;
 import io.cloudtask.proto.v1.Assignment;
 import io.cloudtask.protocol.ZkLayout;
+import io.micronaut.runtime.server.EmbeddedServer;
 import io.micronaut.test.extensions.junit5.annotation.MicronautTest;
 import jakarta.inject.Inject;
 import java.time.Duration;
@@ -35,6 +37,9 @@ class AllocationPublisherTest extends ControlPlaneTest {
     @Inject
     AllocationPublisher publisher;
 
+    @Inject
+    EmbeddedServer server;
+
     CuratorFramework agentSide;
 
     @BeforeEach
@@ -49,13 +54,20 @@ class AllocationPublisherTest extends ControlPlaneTest {
     }
 
     private void joinAgent(String agentId) throws Exception {
+        joinAgent("default", AgentInfo.newBuilder().setAgentId(agentId).setCluster("default").build());
+    }
+
+    private void joinAgent(String cluster, AgentInfo info) throws Exception {
         agentSide.create().creatingParentContainersIfNeeded().withMode(CreateMode.EPHEMERAL)
-                .forPath(ZkLayout.agent("default", agentId), ZkLayout.encode(AgentInfo.newBuilder()
-                        .setAgentId(agentId).setCluster("default").build()));
+                .forPath(ZkLayout.agent(cluster, info.getAgentId()), ZkLayout.encode(info));
     }
 
     private Assignment assignment(String agentId) throws Exception {
-        String path = ZkLayout.allocation("default", agentId);
+        return assignment("default", agentId);
+    }
+
+    private Assignment assignment(String cluster, String agentId) throws Exception {
+        String path = ZkLayout.allocation(cluster, agentId);
         if (agentSide.checkExists().forPath(path) == null) {
             return Assignment.getDefaultInstance();
         }
@@ -67,7 +79,11 @@ class AllocationPublisherTest extends ControlPlaneTest {
     }
 
     private static TaskRequest request(String name, String command) {
-        return new TaskRequest(name, null, command, null, null,
+        return request(name, null, command);
+    }
+
+    private static TaskRequest request(String name, String cluster, String command) {
+        return new TaskRequest(name, cluster, command, null, null,
                 List.of(new ScheduleRequest("cron", "* * * * * ?", null, null, null, null)), null, Map.of(), null,
                 null, null);
     }
@@ -104,5 +120,23 @@ class AllocationPublisherTest extends ControlPlaneTest {
         publisher.requestPublish();
         await().during(Duration.ofMillis(500)).atMost(WAIT).until(() -> assignment("agent-a").getEpoch() == epoch);
         assertThat(publisher.publications()).isEqualTo(written);
+    }
+
+    @Test
+    void spreadsTasksByTheCapacityEachAgentPublishes() throws Exception {
+        await().atMost(WAIT).until(publisher::isLeader);
+        assertThat(new RestClient(server.getURI()).post("/api/v1/clusters", "{\"name\": \"weighted\"}").status())
+                .isEqualTo(201);
+        joinAgent("weighted", AgentInfo.newBuilder().setAgentId("heavy").setCluster("weighted").setCapacity(3)
+                .setOs("linux").putLabels("zone", "a").build());
+        joinAgent("weighted", AgentInfo.newBuilder().setAgentId("light").setCluster("weighted").build());
+        for (int i = 0; i < 8; i++) {
+            tasks.create(request("weighted-" + i, "weighted", "true"));
+        }
+        await().atMost(WAIT).until(() -> assignment("weighted", "heavy").getTasksCount()
+                + assignment("weighted", "light").getTasksCount() == 8);
+        // Capacity 3 against an unset capacity, which counts as 1.
+        assertThat(assignment("weighted", "heavy").getTasksCount()).isEqualTo(6);
+        assertThat(assignment("weighted", "light").getTasksCount()).isEqualTo(2);
     }
 }
