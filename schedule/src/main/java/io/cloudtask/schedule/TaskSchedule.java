@@ -26,15 +26,17 @@ public final class TaskSchedule {
      */
     static final Instant PROBE_START = Instant.parse("2000-01-01T00:00:00Z");
 
+    private final ZoneId zone;
     private final List<ActiveSource> sources;
 
-    private TaskSchedule(List<ActiveSource> sources) {
+    private TaskSchedule(ZoneId zone, List<ActiveSource> sources) {
+        this.zone = zone;
         this.sources = sources;
     }
 
     /** A schedule that never fires: the task runs only on demand. */
     public static TaskSchedule manualOnly() {
-        return new TaskSchedule(List.of());
+        return new TaskSchedule(ZoneId.of("UTC"), List.of());
     }
 
     /** Compiles the schedules of a task spec, or explains which field is invalid. */
@@ -86,7 +88,7 @@ public final class TaskSchedule {
                 sources.add(active);
             }
         }
-        return new TaskSchedule(List.copyOf(sources));
+        return new TaskSchedule(zone, List.copyOf(sources));
     }
 
     /** The field to blame when a schedule has no fire at all, whatever its range and window. */
@@ -145,6 +147,11 @@ public final class TaskSchedule {
             throw new InvalidScheduleException("timeZone", "time zone '" + timeZone
                     + "' is not an IANA time zone id: use one such as 'UTC', 'Europe/Berlin' or 'America/New_York'");
         }
+    }
+
+    /** The time zone the schedules are evaluated in. */
+    public ZoneId timeZone() {
+        return zone;
     }
 
     /** Whether any enabled schedule exists. */
