@@ -6,25 +6,41 @@ import com.cronutils.model.definition.CronDefinitionBuilder;
 import com.cronutils.model.time.ExecutionTime;
 import com.cronutils.parser.CronParser;
 import io.cloudtask.proto.v1.CronSyntax;
-import java.time.Instant;
+import java.time.LocalDateTime;
 import java.time.ZoneId;
+import java.time.ZoneOffset;
 import java.time.ZonedDateTime;
 import java.time.temporal.ChronoUnit;
+import java.util.Locale;
+import java.util.Map;
 import java.util.Optional;
 
-/** Fire times of a cron expression (Quartz with seconds, or Unix 5-field) in one time zone. */
-final class CronFireSource implements FireSource {
+/**
+ * Fire times of a cron expression (Quartz with seconds, or Unix 5-field, or a macro such as
+ * {@code @daily}). cron-utils is asked for matching local date-times only (it evaluates in UTC,
+ * where no clock ever jumps); the daylight saving rules are those of every calendar kind
+ * ({@link WallClock}). cron-utils searches no further than the year 2099.
+ */
+final class CronFireSource extends LocalTimeFireSource {
     private static final CronParser QUARTZ =
             new CronParser(CronDefinitionBuilder.instanceDefinitionFor(CronType.QUARTZ));
     private static final CronParser UNIX =
             new CronParser(CronDefinitionBuilder.instanceDefinitionFor(CronType.UNIX));
+    /** cron-utils 9 supports no macros ("Nicknames not supported"), so they are mapped here, to Quartz. */
+    private static final Map<String, String> MACROS = Map.of(
+            "@yearly", "0 0 0 1 1 ?",
+            "@annually", "0 0 0 1 1 ?",
+            "@monthly", "0 0 0 1 * ?",
+            "@weekly", "0 0 0 ? * SUN",
+            "@daily", "0 0 0 * * ?",
+            "@midnight", "0 0 0 * * ?",
+            "@hourly", "0 0 * * * ?");
 
     private final ExecutionTime executionTime;
-    private final ZoneId zone;
 
     private CronFireSource(ExecutionTime executionTime, ZoneId zone) {
+        super(zone);
         this.executionTime = executionTime;
-        this.zone = zone;
     }
 
     static CronFireSource parse(String field, String expression, CronSyntax syntax, ZoneId zone)
@@ -33,10 +49,19 @@ final class CronFireSource implements FireSource {
             throw new InvalidScheduleException(field, "cron expression is empty: give one such as '"
                     + (syntax == CronSyntax.CRON_SYNTAX_UNIX ? "*/5 * * * *" : "*/5 * * * * ?") + "'");
         }
+        String trimmed = expression.trim();
+        if (trimmed.startsWith("@")) {
+            String mapped = MACROS.get(trimmed.toLowerCase(Locale.ROOT));
+            if (mapped == null) {
+                throw new InvalidScheduleException(field, "cron macro '" + trimmed + "' is not supported: use one of"
+                        + " @yearly, @annually, @monthly, @weekly, @daily, @midnight, @hourly");
+            }
+            return new CronFireSource(ExecutionTime.forCron(QUARTZ.parse(mapped)), zone);
+        }
         boolean unix = syntax == CronSyntax.CRON_SYNTAX_UNIX;
         Cron cron;
         try {
-            cron = (unix ? UNIX : QUARTZ).parse(expression.trim()).validate();
+            cron = (unix ? UNIX : QUARTZ).parse(trimmed).validate();
         } catch (IllegalArgumentException e) {
             throw new InvalidScheduleException(field, "cron expression '" + expression + "' is not valid "
                     + (unix ? "Unix (minute hour day-of-month month day-of-week)"
@@ -47,10 +72,10 @@ final class CronFireSource implements FireSource {
     }
 
     @Override
-    public Optional<Instant> nextAfter(Instant after) {
+    Optional<LocalDateTime> nextLocalAfter(LocalDateTime local) {
         // cron-utils keeps the sub-second part of its input in the result; cron fires on whole
-        // seconds, and the next whole second after a truncated instant is still strictly later.
-        Instant wholeSecond = after.truncatedTo(ChronoUnit.SECONDS);
-        return executionTime.nextExecution(ZonedDateTime.ofInstant(wholeSecond, zone)).map(ZonedDateTime::toInstant);
+        // seconds, and the next whole second after a truncated time is still strictly later.
+        ZonedDateTime start = local.truncatedTo(ChronoUnit.SECONDS).atZone(ZoneOffset.UTC);
+        return executionTime.nextExecution(start).map(ZonedDateTime::toLocalDateTime);
     }
 }

@@ -13,20 +13,30 @@ import java.util.Optional;
  * The merged fire times of all enabled schedules of one task, evaluated in the task's time zone.
  * An instant produced by two schedules fires once. Immutable and thread-safe; it never reads the
  * system clock, so callers pass "now".
+ *
+ * <p>Compiling rejects a schedule that can never fire (30 February, a window that excludes every
+ * fire, an active range without a fire in it). That check does not depend on the time it runs at,
+ * so a stored task never becomes invalid as time passes: a schedule whose fires all lie in the
+ * past (a once schedule that already fired) stays valid; it just fires no more.
  */
 public final class TaskSchedule {
-    /** Guards against a schedule whose active range never contains one of its fire times. */
-    private static final int MAX_SKIPS_BEFORE_RANGE = 10_000;
+    /**
+     * Where the never-fire check starts looking when the schedule has no {@code active_from}. A
+     * fixed instant, so the verdict never depends on when it is asked.
+     */
+    static final Instant PROBE_START = Instant.parse("2000-01-01T00:00:00Z");
 
-    private final List<BoundedSource> sources;
+    private final ZoneId zone;
+    private final List<ActiveSource> sources;
 
-    private TaskSchedule(List<BoundedSource> sources) {
+    private TaskSchedule(ZoneId zone, List<ActiveSource> sources) {
+        this.zone = zone;
         this.sources = sources;
     }
 
     /** A schedule that never fires: the task runs only on demand. */
     public static TaskSchedule manualOnly() {
-        return new TaskSchedule(List.of());
+        return new TaskSchedule(ZoneId.of("UTC"), List.of());
     }
 
     /** Compiles the schedules of a task spec, or explains which field is invalid. */
@@ -34,29 +44,96 @@ public final class TaskSchedule {
         return of(spec.getSchedulesList(), spec.getTimeZone());
     }
 
+    /**
+     * Compiles schedules, or explains which field is invalid. Field names in errors are the REST
+     * API's paths, such as {@code schedules[2].dayOfMonth}.
+     */
     public static TaskSchedule of(List<Schedule> schedules, String timeZone) throws InvalidScheduleException {
         ZoneId zone = zone(timeZone);
-        List<BoundedSource> sources = new ArrayList<>();
+        List<ActiveSource> sources = new ArrayList<>();
         for (int i = 0; i < schedules.size(); i++) {
             Schedule schedule = schedules.get(i);
             String field = "schedules[" + i + "]";
-            FireSource source = switch (schedule.getKindCase()) {
-                case CRON -> CronFireSource.parse(field + ".expression", schedule.getCron().getExpression(),
-                        schedule.getCron().getSyntax(), zone);
-                case KIND_NOT_SET -> throw new InvalidScheduleException(field,
-                        "schedule has no type: set \"type\": \"cron\" with an \"expression\" such as \"*/5 * * * * ?\"");
-            };
-            Instant from = schedule.hasActiveFrom() ? Timestamps.toInstant(schedule.getActiveFrom()) : null;
-            Instant until = schedule.hasActiveUntil() ? Timestamps.toInstant(schedule.getActiveUntil()) : null;
+            Instant from = schedule.hasActiveFrom()
+                    ? ScheduleFields.instant(field + ".activeFrom", schedule.getActiveFrom()) : null;
+            Instant until = schedule.hasActiveUntil()
+                    ? ScheduleFields.instant(field + ".activeUntil", schedule.getActiveUntil()) : null;
             if (from != null && until != null && !from.isBefore(until)) {
                 throw new InvalidScheduleException(field + ".activeUntil",
                         "active range ends (" + until + ") before it starts (" + from + "): make activeUntil later than activeFrom");
             }
+            TimeWindow window = schedule.hasWindow() ? TimeWindow.parse(field + ".window", schedule.getWindow()) : null;
+            FireSource source = switch (schedule.getKindCase()) {
+                case CRON -> CronFireSource.parse(field + ".expression", schedule.getCron().getExpression(),
+                        schedule.getCron().getSyntax(), zone);
+                case INTERVAL -> IntervalFireSource.parse(field, schedule.getInterval(), from, zone);
+                case DAILY -> DailyFireSource.parse(field, schedule.getDaily(), from, zone);
+                case WEEKLY -> WeeklyFireSource.parse(field, schedule.getWeekly(), from, zone);
+                case MONTHLY -> MonthlyFireSource.parse(field, schedule.getMonthly(), zone);
+                case ONCE -> {
+                    if (!schedule.getOnce().hasAt()) {
+                        throw new InvalidScheduleException(field + ".at",
+                                "a once schedule needs \"at\", an instant such as \"2026-12-24T18:00:00Z\"");
+                    }
+                    yield new OnceFireSource(ScheduleFields.instant(field + ".at", schedule.getOnce().getAt()));
+                }
+                case KIND_NOT_SET -> throw new InvalidScheduleException(field + ".type", "schedule has no type:"
+                        + " use cron, interval, daily, weekly, monthly or once, for example"
+                        + " {\"type\": \"cron\", \"expression\": \"*/5 * * * * ?\"}");
+            };
+            ActiveSource active = new ActiveSource(source, from, until, window, zone);
+            // Disabled schedules are checked too: enabling one later must not reveal an error.
+            requireAFire(field, kindField(field, schedule), active);
             if (schedule.getEnabled()) {
-                sources.add(new BoundedSource(source, from, until));
+                sources.add(active);
             }
         }
-        return new TaskSchedule(List.copyOf(sources));
+        return new TaskSchedule(zone, List.copyOf(sources));
+    }
+
+    /** The field to blame when a schedule has no fire at all, whatever its range and window. */
+    private static String kindField(String field, Schedule schedule) {
+        return switch (schedule.getKindCase()) {
+            case CRON -> field + ".expression";
+            case ONCE -> field + ".at";
+            case MONTHLY -> schedule.getMonthly().hasNthWeekday() ? field + ".weekday" : field + ".dayOfMonth";
+            default -> field;
+        };
+    }
+
+    /**
+     * Rejects a schedule that can never fire. Every search here is bounded: cron-utils looks no
+     * further than 2099, the monthly search 9 years, the window search
+     * {@link ActiveSource#MAX_FIRES_OUTSIDE_WINDOW} fires. So a window that admits a fire only
+     * after that many excluded fires (a drifting interval, say) is rejected too; the message
+     * says so.
+     */
+    private static void requireAFire(String field, String kindField, ActiveSource active)
+            throws InvalidScheduleException {
+        Instant from = active.from();
+        Instant probeStart = from != null && from.isBefore(PROBE_START) ? from : PROBE_START;
+        if (active.source().nextAfter(probeStart.minusNanos(1)).isEmpty()) {
+            throw new InvalidScheduleException(kindField, "this schedule never fires (no fire from "
+                    + probeStart + " on): check its dates");
+        }
+        Instant start = from != null ? from.minusNanos(1) : probeStart.minusNanos(1);
+        Optional<Instant> first = active.source().nextAfter(start);
+        if (first.isEmpty()) {
+            throw new InvalidScheduleException(field + ".activeFrom", "this schedule has no fire on or after activeFrom "
+                    + from + ": move activeFrom earlier or change the schedule");
+        }
+        Instant until = active.until();
+        if (until != null && !first.get().isBefore(until)) {
+            throw new InvalidScheduleException(field + ".activeUntil", "the active range contains no fire: the first"
+                    + " fire" + (from != null ? " on or after activeFrom" : "") + " is at " + first.get()
+                    + ", not before activeUntil " + until + ". Move activeUntil later or change the schedule");
+        }
+        if (active.window() != null && active.nextAfter(start).isEmpty()) {
+            throw new InvalidScheduleException(field + ".window", "the window " + active.window()
+                    + " excludes every fire of this schedule" + (until != null ? " in its active range" : "")
+                    + " (searched " + ActiveSource.MAX_FIRES_OUTSIDE_WINDOW + " fires from " + first.get()
+                    + "): widen the window or change the schedule's times");
+        }
     }
 
     /** Parses an IANA zone id; an empty one means UTC. */
@@ -72,6 +149,11 @@ public final class TaskSchedule {
         }
     }
 
+    /** The time zone the schedules are evaluated in. */
+    public ZoneId timeZone() {
+        return zone;
+    }
+
     /** Whether any enabled schedule exists. */
     public boolean hasSchedules() {
         return !sources.isEmpty();
@@ -80,10 +162,10 @@ public final class TaskSchedule {
     /** The first fire time strictly after {@code after}, or empty when no schedule fires again. */
     public Optional<Instant> nextAfter(Instant after) {
         Instant best = null;
-        for (BoundedSource source : sources) {
-            Instant candidate = source.nextAfter(after);
-            if (candidate != null && (best == null || candidate.isBefore(best))) {
-                best = candidate;
+        for (ActiveSource source : sources) {
+            Optional<Instant> candidate = source.nextAfter(after);
+            if (candidate.isPresent() && (best == null || candidate.get().isBefore(best))) {
+                best = candidate.get();
             }
         }
         return Optional.ofNullable(best);
@@ -102,30 +184,5 @@ public final class TaskSchedule {
             cursor = next.get();
         }
         return result;
-    }
-
-    private record BoundedSource(FireSource source, Instant from, Instant until) {
-        Instant nextAfter(Instant after) {
-            Instant cursor = after;
-            if (from != null && cursor.isBefore(from)) {
-                // Fires exactly at `from` count: start the search just before it.
-                cursor = from.minusNanos(1);
-            }
-            for (int skipped = 0; skipped < MAX_SKIPS_BEFORE_RANGE; skipped++) {
-                Optional<Instant> next = source.nextAfter(cursor);
-                if (next.isEmpty()) {
-                    return null;
-                }
-                Instant candidate = next.get();
-                if (until != null && !candidate.isBefore(until)) {
-                    return null;
-                }
-                if (from == null || !candidate.isBefore(from)) {
-                    return candidate;
-                }
-                cursor = candidate;
-            }
-            return null;
-        }
     }
 }

@@ -226,7 +226,7 @@ public class TaskService {
         List<ScheduleRequest> schedules = read(row.schedulesJson(), SCHEDULES);
         List<Instant> next;
         try {
-            next = TaskSchedule.of(TaskValidator.toProto(schedules), row.timeZone())
+            next = TaskSchedule.of(ScheduleValidator.toProto(schedules), row.timeZone())
                     .next(clock.instant(), NEXT_FIRE_TIMES_SHOWN);
         } catch (InvalidScheduleException e) {
             // Stored tasks were validated on write; a rule tightened since then must not hide the task.
@@ -255,7 +255,7 @@ public class TaskService {
                 .setName(row.name())
                 .setCluster(row.cluster())
                 .setCommand(command)
-                .addAllSchedules(TaskValidator.toProto(read(row.schedulesJson(), SCHEDULES)))
+                .addAllSchedules(ScheduleValidator.toProto(read(row.schedulesJson(), SCHEDULES)))
                 .setTimeZone(row.timeZone())
                 .putAllEnvironment(read(row.environmentJson(), ENVIRONMENT))
                 .setPaused(row.paused());

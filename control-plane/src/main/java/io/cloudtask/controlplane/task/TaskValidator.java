@@ -1,19 +1,10 @@
 package io.cloudtask.controlplane.task;
 
-import com.google.protobuf.Timestamp;
 import io.cloudtask.controlplane.api.ApiException;
-import io.cloudtask.proto.v1.CronSchedule;
-import io.cloudtask.proto.v1.CronSyntax;
-import io.cloudtask.proto.v1.Schedule;
 import io.cloudtask.protocol.ZkLayout;
-import io.cloudtask.schedule.InvalidScheduleException;
-import io.cloudtask.schedule.TaskSchedule;
-import io.cloudtask.schedule.Timestamps;
 import java.nio.charset.StandardCharsets;
-import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
-import java.util.Locale;
 import java.util.Map;
 import java.util.regex.Pattern;
 
@@ -25,7 +16,6 @@ final class TaskValidator {
     static final int MAX_COMMAND_BYTES = 64 * 1024;
     static final int MAX_ENVIRONMENT_BYTES = 64 * 1024;
     static final int MAX_NAME_LENGTH = 200;
-    static final int MAX_SCHEDULES = 50;
     static final long MAX_TIMEOUT_SECONDS = 30L * 24 * 3600;
     static final String DEFAULT_CLUSTER = "default";
 
@@ -63,13 +53,7 @@ final class TaskValidator {
                     + " most 4096 characters, or omitted to use the agent's per-task directory");
         }
         String timeZone = request.timeZone() == null ? "UTC" : request.timeZone();
-        List<ScheduleRequest> schedules = normaliseSchedules(request.schedules());
-        List<Schedule> protoSchedules = toProto(schedules);
-        try {
-            TaskSchedule.of(protoSchedules, timeZone);
-        } catch (InvalidScheduleException e) {
-            throw ApiException.invalid(e.field(), e.getMessage());
-        }
+        ScheduleValidator.Validated schedules = ScheduleValidator.validate(request.schedules(), timeZone);
         Map<String, String> environment = validateEnvironment(request.environment());
         long timeoutSeconds = request.timeoutSeconds() == null ? 0 : request.timeoutSeconds();
         if (timeoutSeconds < 0 || timeoutSeconds > MAX_TIMEOUT_SECONDS) {
@@ -77,8 +61,8 @@ final class TaskValidator {
                     + "; use 0 for no limit or a value up to " + MAX_TIMEOUT_SECONDS + " (30 days)");
         }
         boolean paused = Boolean.TRUE.equals(request.paused());
-        return new TaskDefinition(name, cluster, shellCommand, argv, workingDirectory, schedules,
-                protoSchedules, timeZone, environment, timeoutSeconds, paused);
+        return new TaskDefinition(name, cluster, shellCommand, argv, workingDirectory, schedules.schedules(),
+                schedules.protos(), timeZone, environment, timeoutSeconds, paused);
     }
 
     private static String validateName(String name) {
@@ -129,64 +113,6 @@ final class TaskValidator {
             throw ApiException.invalid("argv", "argv is " + bytes + " bytes; the limit is " + MAX_COMMAND_BYTES + " (64 KiB)");
         }
         return List.copyOf(argv);
-    }
-
-    private static List<ScheduleRequest> normaliseSchedules(List<ScheduleRequest> schedules) {
-        if (schedules == null) {
-            return List.of();
-        }
-        if (schedules.size() > MAX_SCHEDULES) {
-            throw ApiException.invalid("schedules", "a task has " + schedules.size()
-                    + " schedules; the limit is " + MAX_SCHEDULES);
-        }
-        List<ScheduleRequest> normalised = new ArrayList<>(schedules.size());
-        for (int i = 0; i < schedules.size(); i++) {
-            ScheduleRequest schedule = schedules.get(i);
-            String field = "schedules[" + i + "]";
-            if (schedule == null) {
-                throw ApiException.invalid(field, field + " is null: give an object such as"
-                        + " {\"type\": \"cron\", \"expression\": \"0 */5 * * * ?\"}");
-            }
-            String type = schedule.type() == null ? "cron" : schedule.type().toLowerCase(Locale.ROOT);
-            if (!type.equals("cron")) {
-                throw ApiException.invalid(field + ".type", "schedule type '" + schedule.type()
-                        + "' is not supported; use 'cron'");
-            }
-            String syntax = schedule.syntax() == null ? "quartz" : schedule.syntax().toLowerCase(Locale.ROOT);
-            if (!syntax.equals("quartz") && !syntax.equals("unix")) {
-                throw ApiException.invalid(field + ".syntax", "cron syntax '" + schedule.syntax()
-                        + "' is not supported; use 'quartz' (with seconds) or 'unix' (5 fields)");
-            }
-            boolean enabled = schedule.enabled() == null || schedule.enabled();
-            normalised.add(new ScheduleRequest(type, schedule.expression(), syntax, enabled,
-                    schedule.activeFrom(), schedule.activeUntil()));
-        }
-        return List.copyOf(normalised);
-    }
-
-    /** The proto form of normalised schedules (what agents receive). */
-    static List<Schedule> toProto(List<ScheduleRequest> schedules) {
-        List<Schedule> result = new ArrayList<>(schedules.size());
-        for (ScheduleRequest schedule : schedules) {
-            Schedule.Builder builder = Schedule.newBuilder()
-                    .setEnabled(schedule.enabled() == null || schedule.enabled())
-                    .setCron(CronSchedule.newBuilder()
-                            .setExpression(schedule.expression() == null ? "" : schedule.expression())
-                            .setSyntax("unix".equals(schedule.syntax())
-                                    ? CronSyntax.CRON_SYNTAX_UNIX : CronSyntax.CRON_SYNTAX_QUARTZ));
-            if (schedule.activeFrom() != null) {
-                builder.setActiveFrom(timestamp(schedule.activeFrom()));
-            }
-            if (schedule.activeUntil() != null) {
-                builder.setActiveUntil(timestamp(schedule.activeUntil()));
-            }
-            result.add(builder.build());
-        }
-        return result;
-    }
-
-    private static Timestamp timestamp(java.time.Instant instant) {
-        return Timestamps.of(instant);
     }
 
     private static Map<String, String> validateEnvironment(Map<String, String> environment) {
