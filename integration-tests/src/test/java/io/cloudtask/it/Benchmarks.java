@@ -317,21 +317,43 @@ public final class Benchmarks {
         String taskId = second.api().createTask("""
                 {"name": "after-leader-kill", "command": "true", "schedules": [{"expression": "* * * * * ?"}]}""")
                 .get("id").asText();
+        Instant published = null;
         Instant firstRun = null;
         long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
-        while (firstRun == null && System.nanoTime() < deadline) {
-            TimeUnit.MILLISECONDS.sleep(250);
-            List<JsonNode> runs = second.api().runs(taskId);
-            for (JsonNode run : runs) {
-                Instant started = Instant.parse(run.get("startedAt").asText());
-                firstRun = firstRun == null || started.isBefore(firstRun) ? started : firstRun;
+        try (CuratorFramework zk = zk(system)) {
+            while ((published == null || firstRun == null) && System.nanoTime() < deadline) {
+                if (published == null && assigned(zk, taskId)) {
+                    published = Instant.now();
+                }
+                for (JsonNode run : second.api().runs(taskId)) {
+                    Instant started = Instant.parse(run.get("startedAt").asText());
+                    firstRun = firstRun == null || started.isBefore(firstRun) ? started : firstRun;
+                }
+                TimeUnit.MILLISECONDS.sleep(50);
             }
         }
         table(List.of("measure", "figure", "target"),
-                List.of("kill -9 of the leader → a task created on the other replica runs (new leader published)",
+                List.of("kill -9 of the leader → the new leader publishes a task created on the other replica",
+                        published == null ? "not observed within 30 s"
+                                : fmt(Duration.between(killed, published).toMillis() / 1000.0) + " s",
+                        "≤ session timeout + 1 s = 7 s"),
+                List.of("kill -9 of the leader → that task's first run (adds the next whole second and the"
+                                + " agent's reconnect to the surviving replica)",
                         firstRun == null ? "not observed within 30 s"
-                                : fmt(Duration.between(killed, firstRun).toMillis() / 1000.0) + " s",
-                        "≤ session timeout + 1 s = 7 s"));
+                                : fmt(Duration.between(killed, firstRun).toMillis() / 1000.0) + " s", "—"));
+    }
+
+    private static boolean assigned(CuratorFramework zk, String taskId) throws Exception {
+        if (zk.checkExists().forPath(ZkLayout.allocations("default")) == null) {
+            return false;
+        }
+        for (String agentId : zk.getChildren().forPath(ZkLayout.allocations("default"))) {
+            byte[] data = zk.getData().forPath(ZkLayout.allocation("default", agentId));
+            if (ZkLayout.decodeAssignment(data).getTasksList().stream().anyMatch(t -> t.getTaskId().equals(taskId))) {
+                return true;
+            }
+        }
+        return false;
     }
 
     private static AgentMessage started(String runId, String taskId, Instant fire) {
