@@ -28,6 +28,7 @@ final class CloudTaskSystem implements AutoCloseable {
     private Map<String, String> controlPlaneEnv;
     private int controlPlaneStarts;
     private final List<Integer> extraGrpcPorts = new ArrayList<>();
+    private final Map<Integer, ManagedProcess> zookeeperServers = new java.util.LinkedHashMap<>();
 
     CloudTaskSystem(Path workDir) {
         this.workDir = workDir;
@@ -51,6 +52,65 @@ final class CloudTaskSystem implements AutoCloseable {
     }
 
     /** Starts the control plane; after the first time, again on the same database and ports. */
+    /**
+     * Starts a ZooKeeper ensemble of {@code size} servers (QuorumPeerMain processes) on loopback
+     * and waits until it has a leader.
+     */
+    CloudTaskSystem startZooKeeperEnsemble(int size) throws Exception {
+        int[] clientPorts = new int[size];
+        StringBuilder servers = new StringBuilder();
+        for (int i = 1; i <= size; i++) {
+            clientPorts[i - 1] = Ports.free();
+            servers.append("server.").append(i).append("=127.0.0.1:").append(Ports.free()).append(':')
+                    .append(Ports.free()).append('\n');
+        }
+        StringBuilder connect = new StringBuilder();
+        for (int i = 1; i <= size; i++) {
+            Path data = Files.createDirectories(workDir.resolve("zookeeper-" + i));
+            Files.writeString(data.resolve("myid"), Integer.toString(i));
+            Path config = workDir.resolve("zoo-" + i + ".cfg");
+            Files.writeString(config, "tickTime=500\ninitLimit=20\nsyncLimit=10\n"
+                    + "dataDir=" + data + "\nclientPort=" + clientPorts[i - 1] + "\nclientPortAddress=127.0.0.1\n"
+                    + "admin.enableServer=false\n4lw.commands.whitelist=srvr\n" + servers);
+            ManagedProcess server = ManagedProcess.startJava("zookeeper-" + i, List.of("-Xmx256m",
+                    "-cp", System.getProperty("java.class.path"), "org.apache.zookeeper.server.quorum.QuorumPeerMain",
+                    config.toString()), Map.of());
+            processes.add(server);
+            zookeeperServers.put(clientPorts[i - 1], server);
+            connect.append(i > 1 ? "," : "").append("127.0.0.1:").append(clientPorts[i - 1]);
+        }
+        zookeeperConnect = connect.toString();
+        Awaitility.await("ZooKeeper ensemble with a leader").atMost(scaled(Duration.ofSeconds(60)))
+                .pollInterval(Duration.ofMillis(250)).until(() -> zookeeperLeader() != null);
+        return this;
+    }
+
+    /** The ensemble server that is currently the leader, or null. */
+    ManagedProcess zookeeperLeader() {
+        for (Map.Entry<Integer, ManagedProcess> server : zookeeperServers.entrySet()) {
+            if (server.getValue().isAlive() && "leader".equals(zookeeperMode(server.getKey()))) {
+                return server.getValue();
+            }
+        }
+        return null;
+    }
+
+    private static String zookeeperMode(int port) {
+        try (java.net.Socket socket = new java.net.Socket("127.0.0.1", port)) {
+            socket.setSoTimeout(2000);
+            socket.getOutputStream().write("srvr".getBytes(java.nio.charset.StandardCharsets.US_ASCII));
+            String answer = new String(socket.getInputStream().readAllBytes(), java.nio.charset.StandardCharsets.US_ASCII);
+            for (String line : answer.split("\n")) {
+                if (line.startsWith("Mode: ")) {
+                    return line.substring("Mode: ".length()).trim();
+                }
+            }
+            return null;
+        } catch (java.io.IOException e) {
+            return null;
+        }
+    }
+
     CloudTaskSystem startControlPlane() {
         if (controlPlaneEnv == null) {
             controlPlaneEnv = controlPlaneEnvironment();

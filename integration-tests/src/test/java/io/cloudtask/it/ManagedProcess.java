@@ -67,6 +67,14 @@ final class ManagedProcess implements AutoCloseable {
         }
     }
 
+    /** Sends a signal by name, for example STOP or CONT. */
+    void signal(String name) throws IOException, InterruptedException {
+        Process kill = new ProcessBuilder("kill", "-" + name, Long.toString(process.pid())).inheritIO().start();
+        if (kill.waitFor() != 0) {
+            throw new IllegalStateException("kill -" + name + " " + process.pid() + " failed");
+        }
+    }
+
     /** kill -9: no shutdown hooks, no goodbye to peers. */
     void kill() {
         process.destroyForcibly();
