@@ -3,6 +3,7 @@ package io.cloudtask.controlplane.cluster;
 import io.micronaut.data.annotation.Id;
 import io.micronaut.data.annotation.MappedEntity;
 import java.time.Instant;
+import java.util.List;
 
 /**
  * A cluster as stored. {@code allowedHosts} holds one {@link HostPattern} per line (empty: any
@@ -11,8 +12,7 @@ import java.time.Instant;
 @MappedEntity("clusters")
 record ClusterRow(@Id String name, String description, Instant createdAt, boolean requireJoinToken,
         String allowedHosts) {
-    java.util.List<String> allowedHostList() {
-        return allowedHosts == null || allowedHosts.isEmpty() ? java.util.List.of()
-                : java.util.List.of(allowedHosts.split("\n"));
+    List<String> allowedHostList() {
+        return allowedHosts == null || allowedHosts.isEmpty() ? List.of() : List.of(allowedHosts.split("\n"));
     }
 }

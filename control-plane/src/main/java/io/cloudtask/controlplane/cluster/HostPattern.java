@@ -2,6 +2,7 @@ package io.cloudtask.controlplane.cluster;
 
 import com.google.common.net.InetAddresses;
 import java.net.InetAddress;
+import java.util.Arrays;
 import java.util.Locale;
 import java.util.Objects;
 import java.util.regex.Pattern;
@@ -93,7 +94,7 @@ final class HostPattern {
         if (address.length != network.length) {
             return false;
         }
-        return java.util.Arrays.equals(mask(address, prefixBits), network);
+        return Arrays.equals(mask(address, prefixBits), network);
     }
 
     private static byte[] mask(byte[] address, int bits) {
