@@ -1,5 +1,7 @@
 package io.cloudtask.controlplane.allocation;
 
+import io.cloudtask.controlplane.cluster.AgentDirectory;
+import io.cloudtask.controlplane.cluster.AgentFlags;
 import io.cloudtask.controlplane.cluster.ClusterService;
 import io.cloudtask.controlplane.coordination.ReplicaIdentity;
 import io.cloudtask.controlplane.task.TaskRef;
@@ -64,6 +66,7 @@ class AllocationPublisher implements AutoCloseable {
     private final CuratorFramework client;
     private final TaskService tasks;
     private final ClusterService clusters;
+    private final AgentDirectory agentDirectory;
     private final String replicaId;
     private final Clock clock;
     private final Duration reconcileInterval;
@@ -80,12 +83,14 @@ class AllocationPublisher implements AutoCloseable {
     private CuratorCache clusterCache;
     private CuratorCache signalCache;
 
-    AllocationPublisher(CuratorFramework client, TaskService tasks, ClusterService clusters, ReplicaIdentity replica,
+    AllocationPublisher(CuratorFramework client, TaskService tasks, ClusterService clusters, AgentDirectory agentDirectory,
+            ReplicaIdentity replica,
             Clock clock, @Value("${cloudtask.allocation.reconcile-interval:30s}") Duration reconcileInterval,
             @Value("${cloudtask.allocation.rebalance-on-join:true}") boolean rebalanceOnJoin) {
         this.client = client;
         this.tasks = tasks;
         this.clusters = clusters;
+        this.agentDirectory = agentDirectory;
         this.replicaId = replica.id();
         this.clock = clock;
         this.reconcileInterval = reconcileInterval;
@@ -166,7 +171,7 @@ class AllocationPublisher implements AutoCloseable {
     }
 
     private void publishCluster(String cluster) throws Exception {
-        List<AgentState> liveAgents = liveAgents(cluster);
+        List<AgentState> liveAgents = withFlags(liveAgents(cluster), agentDirectory.flagsOf(cluster));
         Map<String, Published> published = publishedAssignments(cluster);
         List<TaskRef> clusterTasks = tasks.liveTasks(cluster);
         Map<String, Long> versions = new HashMap<>();
@@ -235,9 +240,24 @@ class AllocationPublisher implements AutoCloseable {
     }
 
     /**
+     * Applies the operators' flags, read afresh on every publication: a cordoned agent keeps its
+     * tasks and takes no new one; a draining agent gives its tasks up too (but keeps a task whose
+     * run is in flight there until the run ends, as the allocator keeps any such task).
+     */
+    static List<AgentState> withFlags(List<AgentState> agents, Map<String, AgentFlags> flags) {
+        List<AgentState> flagged = new ArrayList<>(agents.size());
+        for (AgentState agent : agents) {
+            AgentFlags set = flags.getOrDefault(agent.id(), AgentFlags.NONE);
+            flagged.add(set.draining() ? agent.withCordoned(true)
+                    : set.cordoned() ? agent.cordonedKeepingTasks() : agent);
+        }
+        return flagged;
+    }
+
+    /**
      * How the allocator sees a live agent. The agent's {@code os} and {@code arch} are also labels
      * (unless the agent sets those labels itself), so that {@code os=windows} selects by what the
-     * agent reports. An unset capacity (0) counts as 1. Nobody can cordon an agent yet.
+     * agent reports. An unset capacity (0) counts as 1. Flags are applied by {@link #withFlags}.
      */
     static AgentState agentState(String agentId, AgentInfo info) {
         Map<String, String> labels = new HashMap<>();

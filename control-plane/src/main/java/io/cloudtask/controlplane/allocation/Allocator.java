@@ -231,7 +231,8 @@ public final class Allocator {
                 owner[t] = kept;
                 origin[t] = kept;
                 load[kept]++;
-                if (!pinned[t]) {
+                // A cordoned agent keeping its tasks is set aside: rebalancing takes nothing from it.
+                if (!pinned[t] && !agents[kept].cordoned()) {
                     movable[kept].add(t);
                 }
                 return true;
@@ -250,16 +251,22 @@ public final class Allocator {
             if (runsHere) {
                 return null;
             }
-            if (agents[a].cordoned()) {
+            if (agents[a].cordoned() && !agents[a].keepsTasks()) {
                 return MoveReason.AGENT_CORDONED;
             }
-            return groupOf[t].admitted.get(a) ? null : MoveReason.CONSTRAINT_CHANGED;
+            if (groupOf[t].admitted.get(a)) {
+                return null;
+            }
+            // A cordoned agent is in no group's admitted set (it takes nothing new), but keeps what it still matches.
+            return agents[a].cordoned() && tasks[t].placement().admits(agents[a]) ? null : MoveReason.CONSTRAINT_CHANGED;
         }
 
         private int[] broadcastTargets(int t) {
             BitSet targets = (BitSet) groupOf[t].admitted.clone();
             for (int a : previousOwners[t]) {
-                if (alive[a] && tasks[t].runningOn().contains(agentIds[a])) {
+                boolean cordonedKeeping = alive[a] && agents[a].cordoned() && agents[a].keepsTasks()
+                        && tasks[t].placement().admits(agents[a]);
+                if (alive[a] && tasks[t].runningOn().contains(agentIds[a]) || cordonedKeeping) {
                     targets.set(a);
                 }
             }

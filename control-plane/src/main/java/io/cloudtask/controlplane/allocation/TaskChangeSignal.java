@@ -1,5 +1,6 @@
 package io.cloudtask.controlplane.allocation;
 
+import io.cloudtask.controlplane.cluster.AgentFlagsListener;
 import io.cloudtask.controlplane.task.TaskChangeListener;
 import io.cloudtask.protocol.ZkLayout;
 import jakarta.inject.Singleton;
@@ -10,13 +11,14 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * Tells the leading replica, wherever it runs, that tasks changed: rewrites the
+ * Tells the leading replica, wherever it runs, that tasks or agents' cordon and drain flags
+ * changed: rewrites the
  * {@link ZkLayout#TASKS_CHANGED} node, which the leader watches. Asynchronous, so a slow or
  * unreachable ZooKeeper never holds up an API request; the leader's periodic reconcile covers a
  * lost signal.
  */
 @Singleton
-class TaskChangeSignal implements TaskChangeListener {
+class TaskChangeSignal implements TaskChangeListener, AgentFlagsListener {
     private static final Logger log = LoggerFactory.getLogger(TaskChangeSignal.class);
 
     private final CuratorFramework client;
@@ -29,6 +31,16 @@ class TaskChangeSignal implements TaskChangeListener {
 
     @Override
     public void tasksChanged(String cluster) {
+        signal(cluster);
+    }
+
+    /** The same signal as a task change: the leader re-reads every input, flags included. */
+    @Override
+    public void agentFlagsChanged(String cluster) {
+        signal(cluster);
+    }
+
+    private void signal(String cluster) {
         byte[] payload = (cluster + "@" + clock.instant()).getBytes(StandardCharsets.UTF_8);
         try {
             client.create().orSetData().creatingParentsIfNeeded().inBackground((c, event) -> {

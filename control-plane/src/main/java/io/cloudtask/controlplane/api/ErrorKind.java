@@ -10,6 +10,8 @@ import io.grpc.Status;
 public enum ErrorKind {
     /** The caller's input is wrong; retrying the same request fails again. */
     INVALID_ARGUMENT(400, Status.Code.INVALID_ARGUMENT),
+    /** The caller is not allowed in (an agent without a valid join token, or from a host not allowed). */
+    PERMISSION_DENIED(403, Status.Code.PERMISSION_DENIED),
     NOT_FOUND(404, Status.Code.NOT_FOUND),
     /** The request conflicts with current state (a duplicate name, a stale version). */
     CONFLICT(409, Status.Code.ALREADY_EXISTS),

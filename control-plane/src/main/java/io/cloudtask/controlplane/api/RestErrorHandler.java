@@ -60,6 +60,7 @@ public class RestErrorHandler implements ExceptionHandler<Exception, HttpRespons
             int status = response.code();
             ErrorKind kind = switch (status) {
                 case 400, 405, 415, 422 -> ErrorKind.INVALID_ARGUMENT;
+                case 403 -> ErrorKind.PERMISSION_DENIED;
                 case 404 -> ErrorKind.NOT_FOUND;
                 case 409 -> ErrorKind.CONFLICT;
                 case 413 -> ErrorKind.PAYLOAD_TOO_LARGE;

@@ -1,11 +1,16 @@
 package io.cloudtask.controlplane.cluster;
 
+import com.fasterxml.jackson.annotation.JsonInclude;
 import io.micronaut.serde.annotation.Serdeable;
 import java.time.Instant;
+import java.util.List;
 
 @Serdeable
-record ClusterView(String name, String description, Instant createdAt) {
+@JsonInclude(JsonInclude.Include.ALWAYS)
+record ClusterView(String name, String description, Instant createdAt, boolean requireJoinToken,
+        List<String> allowedHosts) {
     static ClusterView of(ClusterRow row) {
-        return new ClusterView(row.name(), row.description(), row.createdAt());
+        return new ClusterView(row.name(), row.description(), row.createdAt(), row.requireJoinToken(),
+                row.allowedHostList());
     }
 }

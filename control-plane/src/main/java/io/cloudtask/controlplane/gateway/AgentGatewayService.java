@@ -1,5 +1,6 @@
 package io.cloudtask.controlplane.gateway;
 
+import io.cloudtask.controlplane.cluster.AgentAdmission;
 import io.cloudtask.controlplane.cluster.AgentDirectory;
 import io.cloudtask.controlplane.cluster.ClusterService;
 import io.cloudtask.controlplane.coordination.ReplicaIdentity;
@@ -32,13 +33,15 @@ public class AgentGatewayService extends AgentGatewayGrpc.AgentGatewayImplBase i
     private final ClusterService clusters;
     private final RunIngestion ingestion;
     private final AgentDirectory agents;
+    private final AgentAdmission admission;
     private final Clock clock;
     private final String replicaId;
     private final ConcurrentMap<String, AgentSession> sessions = new ConcurrentHashMap<>();
     private final ExecutorService pool;
 
     AgentGatewayService(TaskService tasks, ClusterService clusters, RunIngestion ingestion, AgentDirectory agents,
-            Clock clock, ReplicaIdentity replica) {
+            AgentAdmission admission, Clock clock, ReplicaIdentity replica) {
+        this.admission = admission;
         this.tasks = tasks;
         this.clusters = clusters;
         this.ingestion = ingestion;
@@ -56,7 +59,7 @@ public class AgentGatewayService extends AgentGatewayGrpc.AgentGatewayImplBase i
     @Override
     public StreamObserver<AgentMessage> connect(StreamObserver<ControlMessage> responseObserver) {
         AgentSession session = new AgentSession((ServerCallStreamObserver<ControlMessage>) responseObserver,
-                new SerialExecutor(pool), this);
+                new SerialExecutor(pool), this, RemoteAddressInterceptor.REMOTE_ADDRESS.get());
         session.start();
         return session;
     }
@@ -104,6 +107,11 @@ public class AgentGatewayService extends AgentGatewayGrpc.AgentGatewayImplBase i
     @Override
     public AgentDirectory agents() {
         return agents;
+    }
+
+    @Override
+    public AgentAdmission admission() {
+        return admission;
     }
 
     @Override

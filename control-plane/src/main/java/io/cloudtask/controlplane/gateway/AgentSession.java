@@ -16,6 +16,7 @@ import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
 import io.grpc.stub.ServerCallStreamObserver;
 import io.grpc.stub.StreamObserver;
+import java.net.InetAddress;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Queue;
@@ -52,6 +53,8 @@ final class AgentSession implements StreamObserver<AgentMessage> {
     private final ServerCallStreamObserver<ControlMessage> out;
     private final SerialExecutor serial;
     private final GatewayContext context;
+    /** Where the stream comes from (null when the transport does not say, e.g. in-process). */
+    private final InetAddress remote;
     private final Queue<AgentMessage> inbox = new ConcurrentLinkedQueue<>();
     private String agentId;
     private String cluster;
@@ -59,7 +62,9 @@ final class AgentSession implements StreamObserver<AgentMessage> {
     /** Output bytes in the batch being gathered (drain thread only). */
     private int batchBytes;
 
-    AgentSession(ServerCallStreamObserver<ControlMessage> out, SerialExecutor serial, GatewayContext context) {
+    AgentSession(ServerCallStreamObserver<ControlMessage> out, SerialExecutor serial, GatewayContext context,
+            InetAddress remote) {
+        this.remote = remote;
         this.out = out;
         this.serial = serial;
         this.context = context;
@@ -172,9 +177,11 @@ final class AgentSession implements StreamObserver<AgentMessage> {
                     + "' does not exist; create it on the control plane or fix the agent's cluster setting")
                     .asRuntimeException();
         }
+        context.admission().admit(hello.getAgentId(), hello.getCluster(), hello.getJoinToken(), hello.getInfo(),
+                remote);
         agentId = hello.getAgentId();
         cluster = hello.getCluster();
-        context.agents().recordSeen(agentId, cluster, hello.getInfo());
+        context.agents().recordSeen(agentId, cluster, hello.getInfo(), context.replicaId());
         context.register(this);
         send(ControlMessage.newBuilder().setWelcome(Welcome.newBuilder()
                 .setProtocolVersion(ProtocolVersion.PROTOCOL_VERSION_1_VALUE)
@@ -248,6 +255,12 @@ final class AgentSession implements StreamObserver<AgentMessage> {
         if (agentId != null) {
             context.unregister(this);
             log.info("agent {} disconnected: {}", agentId, reason);
+            try {
+                context.agents().recordDisconnected(agentId, context.replicaId());
+            } catch (RuntimeException e) {
+                // Only the "connected replica" shown by the API goes stale; the next hello rewrites it.
+                log.warn("could not record that agent {} disconnected: {}", agentId, e.toString());
+            }
         }
     }
 }

@@ -1,5 +1,6 @@
 package io.cloudtask.controlplane.gateway;
 
+import io.cloudtask.controlplane.cluster.AgentAdmission;
 import io.cloudtask.controlplane.cluster.AgentDirectory;
 import io.cloudtask.controlplane.cluster.ClusterService;
 import io.cloudtask.controlplane.run.RunIngestion;
@@ -15,6 +16,8 @@ interface GatewayContext {
     RunIngestion ingestion();
 
     AgentDirectory agents();
+
+    AgentAdmission admission();
 
     Clock clock();
 

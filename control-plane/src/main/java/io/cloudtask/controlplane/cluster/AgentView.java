@@ -1,0 +1,20 @@
+package io.cloudtask.controlplane.cluster;
+
+import com.fasterxml.jackson.annotation.JsonInclude;
+import io.micronaut.core.annotation.Nullable;
+import io.micronaut.serde.annotation.Serdeable;
+import java.time.Instant;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * An agent as the API shows it: PostgreSQL's record merged with ZooKeeper's live node and its
+ * assignment. {@code assignedTaskIds} is given only for a single agent.
+ * {@code drained}: draining and no task assigned any more.
+ */
+@Serdeable
+@JsonInclude(JsonInclude.Include.ALWAYS)
+record AgentView(String id, String cluster, String hostname, String os, String arch, Map<String, String> labels,
+        int capacity, String version, boolean online, @Nullable Instant firstSeen, @Nullable Instant lastSeen,
+        @Nullable String connectedReplica, int assignedTaskCount, boolean cordoned, boolean draining, boolean drained,
+        @JsonInclude(JsonInclude.Include.NON_NULL) @Nullable List<String> assignedTaskIds) {}

@@ -1,0 +1,217 @@
+package io.cloudtask.controlplane.cluster;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import io.cloudtask.controlplane.testing.ControlPlaneTest;
+import io.cloudtask.controlplane.testing.RestClient;
+import io.cloudtask.proto.v1.AgentGatewayGrpc;
+import io.cloudtask.proto.v1.AgentInfo;
+import io.cloudtask.proto.v1.AgentMessage;
+import io.cloudtask.proto.v1.AssignedTask;
+import io.cloudtask.proto.v1.Assignment;
+import io.cloudtask.proto.v1.ControlMessage;
+import io.cloudtask.proto.v1.Hello;
+import io.cloudtask.protocol.ZkLayout;
+import io.grpc.ManagedChannel;
+import io.grpc.ManagedChannelBuilder;
+import io.grpc.stub.StreamObserver;
+import io.micronaut.context.annotation.Value;
+import io.micronaut.runtime.server.EmbeddedServer;
+import io.micronaut.test.extensions.junit5.annotation.MicronautTest;
+import jakarta.inject.Inject;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Set;
+import java.util.concurrent.atomic.AtomicBoolean;
+import org.apache.curator.framework.CuratorFramework;
+import org.apache.curator.framework.CuratorFrameworkFactory;
+import org.apache.curator.retry.RetryOneTime;
+import org.apache.zookeeper.CreateMode;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+/** The agents API (PostgreSQL merged with ZooKeeper), cordon and drain, observed on the Assignment znodes. */
+@MicronautTest(environments = "test", transactional = false)
+class AgentsApiTest extends ControlPlaneTest {
+    private static final Duration WAIT = Duration.ofSeconds(15);
+
+    @Inject
+    EmbeddedServer server;
+
+    @Value("${grpc.server.port}")
+    int grpcPort;
+
+    RestClient rest;
+    CuratorFramework agentSide;
+
+    @BeforeEach
+    void connect() {
+        rest = new RestClient(server.getURI());
+        agentSide = CuratorFrameworkFactory.newClient(zookeeper.getConnectString(), 4000, 4000, new RetryOneTime(100));
+        agentSide.start();
+    }
+
+    @AfterEach
+    void disconnect() {
+        agentSide.close();
+    }
+
+    private void openCluster(String name) {
+        assertThat(rest.post("/api/v1/clusters", "{\"name\": \"" + name + "\", \"requireJoinToken\": false}").status())
+                .isEqualTo(201);
+    }
+
+    private void register(String cluster, String agentId) throws Exception {
+        agentSide.create().creatingParentContainersIfNeeded().withMode(CreateMode.EPHEMERAL)
+                .forPath(ZkLayout.agent(cluster, agentId), ZkLayout.encode(AgentInfo.newBuilder().setAgentId(agentId)
+                        .setCluster(cluster).setHostname(agentId + ".example").setOs("linux").setArch("amd64")
+                        .setCapacity(2).setAgentVersion("0.9").putLabels("zone", "a").build()));
+    }
+
+    private Set<String> assigned(String cluster, String agentId) throws Exception {
+        String path = ZkLayout.allocation(cluster, agentId);
+        if (agentSide.checkExists().forPath(path) == null) {
+            return Set.of();
+        }
+        Assignment assignment = ZkLayout.decodeAssignment(agentSide.getData().forPath(path));
+        Set<String> ids = new HashSet<>();
+        assignment.getTasksList().stream().map(AssignedTask::getTaskId).forEach(ids::add);
+        return ids;
+    }
+
+    private List<String> createTasks(String cluster, String prefix, int count) {
+        List<String> ids = new ArrayList<>();
+        for (int i = 0; i < count; i++) {
+            RestClient.Response created = rest.post("/api/v1/tasks", "{\"name\": \"" + prefix + i + "\", \"cluster\": \""
+                    + cluster + "\", \"command\": \"true\", \"schedules\": []}");
+            assertThat(created.status()).as(created.body()).isEqualTo(201);
+            ids.add(created.json().get("id").asText());
+        }
+        return ids;
+    }
+
+    private JsonNode agent(String id) {
+        return rest.get("/api/v1/agents/" + id).json();
+    }
+
+    @Test
+    void listsKnownAgentsAsOnlineOrOfflineAsTheirEphemeralNodesComeAndGo() throws Exception {
+        openCluster("listing");
+        ManagedChannel channel = ManagedChannelBuilder.forAddress("127.0.0.1", grpcPort).usePlaintext().build();
+        try {
+            AtomicBoolean welcomed = new AtomicBoolean();
+            StreamObserver<AgentMessage> out = AgentGatewayGrpc.newStub(channel).connect(new StreamObserver<>() {
+                @Override
+                public void onNext(ControlMessage message) {
+                    welcomed.compareAndSet(false, message.hasWelcome());
+                }
+
+                @Override
+                public void onError(Throwable t) {
+                    welcomed.set(false);
+                }
+
+                @Override
+                public void onCompleted() {
+                    welcomed.set(false);
+                }
+            });
+            out.onNext(AgentMessage.newBuilder().setHello(Hello.newBuilder().setAgentId("seen-1").setCluster("listing")
+                    .setProtocolVersion(1).setInfo(AgentInfo.newBuilder().setAgentId("seen-1").setHostname("seen.example")
+                            .setOs("linux").setArch("arm64").setCapacity(3).putLabels("rack", "r1"))).build());
+            await().atMost(WAIT).untilTrue(welcomed);
+            JsonNode offline = rest.get("/api/v1/agents?cluster=listing").json();
+            assertThat(offline).hasSize(1);
+            assertThat(offline.get(0).get("id").asText()).isEqualTo("seen-1");
+            assertThat(offline.get(0).get("online").asBoolean()).isFalse();
+            assertThat(offline.get(0).get("hostname").asText()).isEqualTo("seen.example");
+            assertThat(offline.get(0).get("labels").get("rack").asText()).isEqualTo("r1");
+            assertThat(offline.get(0).get("capacity").asInt()).isEqualTo(3);
+            assertThat(offline.get(0).get("lastSeen").isNull()).isFalse();
+
+            register("listing", "seen-1");
+            register("listing", "zk-only");
+            JsonNode online = rest.get("/api/v1/agents?cluster=listing").json();
+            assertThat(online).extracting(node -> node.get("id").asText()).containsExactly("seen-1", "zk-only");
+            assertThat(online).allSatisfy(node -> assertThat(node.get("online").asBoolean()).isTrue());
+            assertThat(online.get(0).get("connectedReplica").isNull()).isFalse();
+            assertThat(online.get(1).get("lastSeen").isNull()).isTrue();
+            assertThat(online.get(1).get("version").asText()).isEqualTo("0.9");
+            out.onCompleted();
+
+            agentSide.delete().forPath(ZkLayout.agent("listing", "seen-1"));
+            await().atMost(WAIT).until(() -> !agent("seen-1").get("online").asBoolean());
+            assertThat(agent("zk-only").get("online").asBoolean()).isTrue();
+            assertThat(rest.get("/api/v1/agents").json()).extracting(node -> node.get("id").asText())
+                    .contains("seen-1", "zk-only");
+        } finally {
+            channel.shutdownNow();
+        }
+    }
+
+    @Test
+    void aCordonedAgentKeepsItsTasksWhileNewTasksAvoidIt() throws Exception {
+        openCluster("cordon");
+        register("cordon", "c-a");
+        register("cordon", "c-b");
+        List<String> first = createTasks("cordon", "first-", 6);
+        await().atMost(WAIT).until(() -> assigned("cordon", "c-a").size() + assigned("cordon", "c-b").size() == 6
+                && !assigned("cordon", "c-a").isEmpty());
+        Set<String> onA = assigned("cordon", "c-a");
+
+        JsonNode cordoned = rest.post("/api/v1/agents/c-a/cordon", "").json();
+        assertThat(cordoned.get("cordoned").asBoolean()).isTrue();
+        assertThat(cordoned.get("draining").asBoolean()).isFalse();
+        List<String> later = createTasks("cordon", "later-", 4);
+        await().atMost(WAIT).until(() -> assigned("cordon", "c-b").containsAll(later));
+        assertThat(assigned("cordon", "c-a")).isEqualTo(onA);
+        JsonNode view = agent("c-a");
+        assertThat(view.get("assignedTaskCount").asInt()).isEqualTo(onA.size());
+        assertThat(view.get("assignedTaskIds")).extracting(JsonNode::asText).containsExactlyInAnyOrderElementsOf(onA);
+        assertThat(first).containsAll(onA);
+
+        assertThat(rest.post("/api/v1/agents/c-a/uncordon", "").json().get("cordoned").asBoolean()).isFalse();
+    }
+
+    @Test
+    void drainingAnAgentMovesItsTasksToTheOtherAgent() throws Exception {
+        openCluster("drain");
+        register("drain", "d-a");
+        register("drain", "d-b");
+        List<String> tasks = createTasks("drain", "d-", 8);
+        await().atMost(WAIT).until(() -> assigned("drain", "d-a").size() + assigned("drain", "d-b").size() == 8
+                && !assigned("drain", "d-a").isEmpty());
+        assertThat(agent("d-a").get("drained").asBoolean()).isFalse();
+
+        JsonNode draining = rest.post("/api/v1/agents/d-a/drain", "").json();
+        assertThat(draining.get("cordoned").asBoolean()).isTrue();
+        assertThat(draining.get("draining").asBoolean()).isTrue();
+        await().atMost(WAIT).until(() -> assigned("drain", "d-a").isEmpty());
+        assertThat(assigned("drain", "d-b")).containsExactlyInAnyOrderElementsOf(tasks);
+        JsonNode drained = agent("d-a");
+        assertThat(drained.get("drained").asBoolean()).isTrue();
+        assertThat(drained.get("assignedTaskCount").asInt()).isZero();
+
+        // Uncordoned, it counts as joining and takes a share back.
+        rest.post("/api/v1/agents/d-a/uncordon", "");
+        await().atMost(WAIT).until(() -> !assigned("drain", "d-a").isEmpty());
+        assertThat(agent("d-a").get("draining").asBoolean()).isFalse();
+    }
+
+    @Test
+    void anUnknownAgentIsNotFoundAndAnUnknownClusterFilterNamesTheField() {
+        RestClient.Response missing = rest.get("/api/v1/agents/no-such-agent");
+        assertThat(missing.status()).isEqualTo(404);
+        assertThat(missing.json().get("message").asText()).contains("'no-such-agent' does not exist");
+        assertThat(rest.post("/api/v1/agents/no-such-agent/cordon", "").status()).isEqualTo(404);
+        assertThat(rest.post("/api/v1/agents/no-such-agent/drain", "").status()).isEqualTo(404);
+        RestClient.Response badCluster = rest.get("/api/v1/agents?cluster=nowhere");
+        assertThat(badCluster.status()).isEqualTo(400);
+        assertThat(badCluster.json().get("field").asText()).isEqualTo("cluster");
+    }
+}
