@@ -191,12 +191,23 @@ class AllocationPublisher implements AutoCloseable {
         }
         Set<String> agents = new TreeSet<>(allocation.tasksByAgent().keySet());
         agents.addAll(published.keySet());
-        for (String agentId : agents) {
+        // Agents that lose a task are written before agents that gain one, so an agent handing a
+        // task over (both alive, e.g. on a join) sees its removal before the receiver can fire it.
+        // This narrows the hand-over window to the difference in watch latency; strict tasks
+        // close it with fire claims.
+        List<String> order = new ArrayList<>(agents);
+        order.sort(java.util.Comparator.comparing((String agentId) -> !losesATask(published.get(agentId),
+                allocation.tasksOf(agentId))).thenComparing(agentId -> agentId));
+        for (String agentId : order) {
             List<AssignedTask> desired = allocation.tasksOf(agentId).stream()
                     .map(taskId -> AssignedTask.newBuilder().setTaskId(taskId).setSpecVersion(versions.get(taskId)).build())
                     .toList();
             write(cluster, agentId, published.get(agentId), desired, allocation.at());
         }
+    }
+
+    private static boolean losesATask(Published before, List<String> after) {
+        return before != null && !new java.util.HashSet<>(after).containsAll(before.taskIds());
     }
 
     /**
