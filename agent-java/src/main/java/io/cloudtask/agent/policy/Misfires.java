@@ -15,9 +15,10 @@ import java.util.Optional;
  * {@link #ON_TIME} old: a timer that wakes a little late is not an outage. Every other due instant
  * is missed. SKIP reports them all MISSED; RUN_ONCE runs the latest missed one unless an on-time
  * fire runs anyway; RUN_ALL runs the latest {@code maxCatchUp}, oldest first. The work is bounded:
- * at most {@link #MAX_ENUMERATED} instants are looked at (half from the start of the gap, half from
- * its end when the gap is larger) and at most {@link #MAX_REPORTED} MISSED records are produced (the
- * latest); {@link Plan#unreported} says how many more were missed, at least.
+ * about {@link #MAX_ENUMERATED} instants are looked at (half from the start of the gap, half from
+ * its end when the gap is larger, plus a bounded probe for the very latest when even the end is
+ * dense) and at most {@link #MAX_REPORTED} MISSED records are produced (the latest);
+ * {@link Plan#unreported} says how many more were missed, at least.
  */
 public final class Misfires {
     public static final Duration ON_TIME = Duration.ofSeconds(5);

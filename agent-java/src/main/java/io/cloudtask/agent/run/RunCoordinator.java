@@ -15,6 +15,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Objects;
 import java.util.concurrent.Executors;
+import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.TimeUnit;
@@ -56,7 +57,7 @@ public final class RunCoordinator implements AutoCloseable {
 
     /** Hands a fire over; never blocks. */
     public void fire(Fire fire) {
-        executor.execute(() -> guarded(() -> onFire(fire)));
+        onThread(() -> onFire(fire), "fire of task " + fire.taskId() + " at " + fire.fireTime());
     }
 
     /** Stops starting runs and retries; runs in flight finish on their own. */
@@ -73,7 +74,7 @@ public final class RunCoordinator implements AutoCloseable {
             return;
         }
         TaskPolicy policy = TaskPolicy.of(fire.spec());
-        TaskRuns runs = tasks.computeIfAbsent(fire.taskId(), id -> new TaskRuns());
+        TaskRuns runs = tasks.computeIfAbsent(fire.taskId(), TaskRuns::new);
         List<OverlapDecider.InFlight> inFlight = runs.inFlight.stream()
                 .map(a -> new OverlapDecider.InFlight(a.request.runId(), a.request.fireTime())).toList();
         OverlapDecider.Decision decision = OverlapDecider.decide(policy, inFlight, runs.queue.size(), fire.fireTime());
@@ -109,10 +110,14 @@ public final class RunCoordinator implements AutoCloseable {
     private void start(TaskRuns runs, RunRequest request) {
         Active active = new Active(request);
         runs.inFlight.add(active);
-        active.handle = runner.submit(request, (r, status) -> executor.execute(() -> guarded(() -> onFinished(runs, active, status))));
+        active.handle = runner.submit(request, finishListener(runs, active));
         if (active.handle == null) {
             runs.inFlight.remove(active);
         }
+    }
+
+    private RunListener finishListener(TaskRuns runs, Active active) {
+        return (request, status) -> onThread(() -> onFinished(runs, active, status), "end of run " + request.runId());
     }
 
     private void onFinished(TaskRuns runs, Active active, RunStatus status) {
@@ -138,8 +143,7 @@ public final class RunCoordinator implements AutoCloseable {
             return;
         }
         active.retry = null;
-        active.handle = runner.submit(active.request,
-                (r, status) -> executor.execute(() -> guarded(() -> onFinished(runs, active, status))));
+        active.handle = runner.submit(active.request, finishListener(runs, active));
         if (active.handle == null) {
             runs.inFlight.remove(active);
         }
@@ -157,6 +161,19 @@ public final class RunCoordinator implements AutoCloseable {
         } else if (!runs.queue.isEmpty()) {
             start(runs, runs.queue.poll());
         }
+        if (runs.inFlight.isEmpty() && runs.queue.isEmpty() && runs.replacement == null) {
+            // Nothing to remember: keeps the map bounded by the tasks that are busy, not by task churn.
+            tasks.remove(runs.taskId, runs);
+        }
+    }
+
+    /** Hands work to the coordinator thread; after close there is nothing left to decide. */
+    private void onThread(Runnable work, String what) {
+        try {
+            executor.execute(() -> guarded(work));
+        } catch (RejectedExecutionException e) {
+            log.info("ignoring the {}: the agent is stopping", what);
+        }
     }
 
     private static void guarded(Runnable work) {
@@ -169,9 +186,14 @@ public final class RunCoordinator implements AutoCloseable {
     }
 
     private static final class TaskRuns {
+        final String taskId;
         final List<Active> inFlight = new ArrayList<>();
         final Deque<RunRequest> queue = new ArrayDeque<>();
         RunRequest replacement;
+
+        TaskRuns(String taskId) {
+            this.taskId = taskId;
+        }
     }
 
     /** A fire that has not ended: running (handle set) or waiting for its next attempt (retry set). */

@@ -2,6 +2,7 @@ package io.cloudtask.controlplane.task;
 
 import io.cloudtask.controlplane.api.ApiException;
 import io.cloudtask.proto.v1.TaskSpec;
+import java.util.List;
 import java.util.Locale;
 
 /**
@@ -10,6 +11,8 @@ import java.util.Locale;
  * (say {@code maxQueued} with {@code SKIP}) is rejected, like a schedule field of another type.
  */
 final class RunPolicyValidator {
+    static final List<String> OVERLAP_POLICIES = List.of("SKIP", "QUEUE", "PARALLEL", "REPLACE");
+    static final List<String> MISFIRE_POLICIES = List.of("SKIP", "RUN_ONCE", "RUN_ALL");
     static final String DEFAULT_OVERLAP = "SKIP";
     static final String DEFAULT_MISFIRE = "RUN_ONCE";
     static final int DEFAULT_MAX_QUEUED = 1;
@@ -46,7 +49,7 @@ final class RunPolicyValidator {
         if (in == null) {
             return new RunPolicies.Overlap(DEFAULT_OVERLAP, null, null);
         }
-        String policy = policy("overlap.policy", in.policy(), DEFAULT_OVERLAP, "SKIP, QUEUE, PARALLEL or REPLACE");
+        String policy = policy("overlap.policy", in.policy(), DEFAULT_OVERLAP, OVERLAP_POLICIES);
         Integer maxQueued = onlyFor("overlap.maxQueued", in.maxQueued(), policy, "QUEUE", DEFAULT_MAX_QUEUED, MAX_QUEUED);
         Integer maxParallel = onlyFor("overlap.maxParallel", in.maxParallel(), policy, "PARALLEL", DEFAULT_MAX_PARALLEL, MAX_PARALLEL);
         return new RunPolicies.Overlap(policy, maxQueued, maxParallel);
@@ -56,7 +59,7 @@ final class RunPolicyValidator {
         if (in == null) {
             return new RunPolicies.Misfire(DEFAULT_MISFIRE, null);
         }
-        String policy = policy("misfire.policy", in.policy(), DEFAULT_MISFIRE, "SKIP, RUN_ONCE or RUN_ALL");
+        String policy = policy("misfire.policy", in.policy(), DEFAULT_MISFIRE, MISFIRE_POLICIES);
         Integer maxCatchUp = onlyFor("misfire.maxCatchUp", in.maxCatchUp(), policy, "RUN_ALL", DEFAULT_MAX_CATCH_UP, MAX_CATCH_UP);
         return new RunPolicies.Misfire(policy, maxCatchUp);
     }
@@ -81,13 +84,14 @@ final class RunPolicyValidator {
         return new RunPolicies.Retry(maxAttempts, initial, max);
     }
 
-    private static String policy(String field, String value, String fallback, String allowed) {
+    private static String policy(String field, String value, String fallback, List<String> allowed) {
         if (value == null) {
             return fallback;
         }
         String upper = value.strip().toUpperCase(Locale.ROOT);
-        if (!java.util.Arrays.asList(allowed.replace(" or ", ", ").split(", ")).contains(upper)) {
-            throw ApiException.invalid(field, field + " '" + value + "' is not a policy: use " + allowed);
+        if (!allowed.contains(upper)) {
+            throw ApiException.invalid(field, field + " '" + value + "' is not a policy: use one of "
+                    + String.join(", ", allowed) + " (default " + fallback + ")");
         }
         return upper;
     }

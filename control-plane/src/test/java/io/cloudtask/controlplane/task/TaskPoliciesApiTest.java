@@ -90,5 +90,18 @@ class TaskPoliciesApiTest extends ControlPlaneTest {
     void aRejectedPolicyMessageSaysWhatIsAllowed() {
         RestClient.Response response = rest.post("/api/v1/tasks", task("p-msg", "\"retry\": {\"maxAttempts\": 0}"));
         assertThat(response.json().get("message").asText()).contains("1 (no retry) to 100");
+        RestClient.Response policy = rest.post("/api/v1/tasks", task("p-msg2", "\"overlap\": {\"policy\": \"later\"}"));
+        assertThat(policy.json().get("message").asText()).contains("SKIP, QUEUE, PARALLEL, REPLACE");
+    }
+
+    @Test
+    void aReplaceKeepsPoliciesOnlyIfTheyAreSentAgain() {
+        String id = rest.post("/api/v1/tasks", task("p-put", "\"overlap\": {\"policy\": \"PARALLEL\"}")).json().get("id").asText();
+        assertThat(rest.get("/api/v1/tasks/" + id).json().get("overlap").get("maxParallel").asInt()).isEqualTo(2);
+
+        JsonNode replaced = rest.put("/api/v1/tasks/" + id, task("p-put", "")).json();
+
+        assertThat(replaced.get("overlap").get("policy").asText()).isEqualTo("SKIP");
+        assertThat(replaced.get("version").asLong()).isEqualTo(2);
     }
 }
