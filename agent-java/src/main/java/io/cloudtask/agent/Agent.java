@@ -10,8 +10,9 @@ import io.cloudtask.agent.membership.ZkMembership;
 import io.cloudtask.agent.outbox.DiskRunEventOutbox;
 import io.cloudtask.agent.run.Platform;
 import io.cloudtask.agent.run.ProcessRunner;
-import io.cloudtask.agent.run.RunRequest;
+import io.cloudtask.agent.run.RunCoordinator;
 import io.cloudtask.agent.schedule.Fire;
+import io.cloudtask.agent.schedule.DiskFireMarkers;
 import io.cloudtask.agent.schedule.LocalScheduler;
 import io.cloudtask.agent.spec.SpecCache;
 import io.cloudtask.proto.v1.AgentInfo;
@@ -61,6 +62,7 @@ public final class Agent implements AutoCloseable {
     private final SpecCache specCache;
     private final DiskRunEventOutbox outbox;
     private final ProcessRunner runner;
+    private final RunCoordinator coordinator;
     private final LocalScheduler scheduler;
     private final ExecutorService reconcileExecutor;
     private final TaskReconciler reconciler;
@@ -85,7 +87,8 @@ public final class Agent implements AutoCloseable {
         this.outbox = new DiskRunEventOutbox(config.spoolDir(), DiskRunEventOutbox.Options.forMaxBytes(config.spoolMaxBytes()),
                 clock);
         this.runner = new ProcessRunner(config.workDir().resolve("tasks"), Platform.current(), outbox, clock);
-        this.scheduler = new LocalScheduler(clock, this::onFire);
+        this.coordinator = new RunCoordinator(runner, new SecureRandom()::nextDouble);
+        this.scheduler = new LocalScheduler(clock, this::onFire, new DiskFireMarkers(config.workDir().resolve("fires")));
         this.reconcileExecutor = Executors.newSingleThreadExecutor(runnable -> {
             Thread thread = new Thread(runnable, "cloudtask-reconcile");
             thread.setDaemon(true);
@@ -189,6 +192,7 @@ public final class Agent implements AutoCloseable {
         }
         log.info("agent {} stopping", config.agentId());
         scheduler.close();
+        coordinator.close();
         runner.close();
         gateway.close();
         // After the gateway: it reads and acknowledges until it is closed. Runs still in flight can
@@ -219,9 +223,7 @@ public final class Agent implements AutoCloseable {
 
     /** Called on the timer thread: hand off without blocking. */
     private void onFire(Fire fire) {
-        if (!runner.submit(RunRequest.scheduled(fire.spec(), fire.fireTime()))) {
-            log.info("not running task {} fire {}: the agent is stopping", fire.taskId(), fire.fireTime());
-        }
+        coordinator.fire(fire);
     }
 
     private void onReconcileThread(Runnable task) {

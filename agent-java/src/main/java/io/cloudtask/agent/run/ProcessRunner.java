@@ -24,11 +24,14 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.ThreadFactory;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.locks.LockSupport;
@@ -39,8 +42,9 @@ import org.slf4j.LoggerFactory;
  * Starts a task's process and reports it as run events in the {@link RunEventOutbox}: RunStarted,
  * the output as OutputChunks (raw bytes, one chunk per read, one 0-based sequence per run shared by
  * stdout and stderr), then RunFinished once the process has exited and both output readers have
- * reached the end. On timeout the whole process tree is killed: descendants and the process get a
- * polite {@code destroy()} first and {@code destroyForcibly()} after a grace period.
+ * reached the end. On timeout, or when a policy kills the run through its {@link RunHandle}, the whole
+ * process tree is killed: descendants and the process get a polite {@code destroy()} first and
+ * {@code destroyForcibly()} after the task's grace period ({@code TaskSpec.kill_grace}).
  *
  * <p>Thread-safe. {@link #submit} never blocks: each run is supervised on a {@code cloudtask-run-*}
  * thread and its stdout and stderr are read by two {@code cloudtask-output-*} threads, which only
@@ -48,7 +52,7 @@ import org.slf4j.LoggerFactory;
  * therefore never wait for the network.
  */
 public final class ProcessRunner implements AutoCloseable {
-    /** Time a process tree gets between destroy() and destroyForcibly(). */
+    /** Time a process tree gets between destroy() and destroyForcibly() when the spec names none. */
     public static final Duration KILL_GRACE = Duration.ofSeconds(5);
     /** Size of one read of a process's output, and so the largest chunk. */
     static final int READ_BUFFER_BYTES = 32 * 1024;
@@ -90,17 +94,50 @@ public final class ProcessRunner implements AutoCloseable {
      * @return false when the runner is closed and the run was not started
      */
     public boolean submit(RunRequest request) {
+        return submit(request, RunListener.NONE) != null;
+    }
+
+    /**
+     * Starts a run without blocking; {@code listener} hears when it ended (after its RunFinished is
+     * journaled), on the run's supervisor thread.
+     *
+     * @return a handle to kill the run, or null when the runner is closed and the run was not started
+     */
+    public RunHandle submit(RunRequest request, RunListener listener) {
+        Objects.requireNonNull(listener, "listener");
         if (closed.get()) {
-            return false;
+            return null;
         }
+        RunHandle handle = new RunHandle(request);
         try {
-            supervisors.execute(() -> supervise(request));
-            return true;
+            supervisors.execute(() -> supervise(handle, listener));
+            return handle;
         } catch (RejectedExecutionException e) {
             // close() raced with this submit: the run is refused exactly as if closed had been seen.
             log.info("not starting task {} fire {}: the runner is closing", request.taskId(), request.fireTime());
-            return false;
+            return null;
         }
+    }
+
+    /**
+     * Reports a fire that does not run (SKIPPED or MISSED, the reason in {@code error}) as a lone
+     * RunFinished, which ingestion accepts without a RunStarted. Journals on the calling thread.
+     */
+    public void reportNotRun(RunRequest request, RunStatus status, String error) {
+        if (status != RunStatus.RUN_STATUS_SKIPPED && status != RunStatus.RUN_STATUS_MISSED) {
+            throw new IllegalArgumentException("only SKIPPED and MISSED fires are reported without a run, not " + status);
+        }
+        outbox.append(AgentMessage.newBuilder().setRunFinished(RunFinished.newBuilder()
+                .setRunId(request.runId())
+                .setTaskId(request.taskId())
+                .setFireTime(Timestamps.of(request.fireTime()))
+                .setAttempt(request.attempt())
+                .setTrigger(request.trigger())
+                .setSpecVersion(request.spec().getVersion())
+                .setFinishedAt(Timestamps.of(clock.instant()))
+                .setStatus(status)
+                .setError(error)).build());
+        log.info("task {} fire {}: {} ({})", request.taskId(), request.fireTime(), status, error);
     }
 
     /** Number of runs started and not yet finished. */
@@ -119,10 +156,16 @@ public final class ProcessRunner implements AutoCloseable {
         }
     }
 
-    private void supervise(RunRequest request) {
+    private void supervise(RunHandle handle, RunListener listener) {
+        RunRequest request = handle.request();
         active.incrementAndGet();
         try {
-            run(request);
+            RunStatus status = run(request, handle);
+            try {
+                listener.finished(request, status);
+            } catch (RuntimeException e) {
+                log.error("run {} of task {}: the finish listener failed", request.runId(), request.taskId(), e);
+            }
         } catch (Throwable t) {
             log.error("run {} of task {} failed inside the agent; its RunFinished may be missing",
                     request.runId(), request.taskId(), t);
@@ -131,7 +174,7 @@ public final class ProcessRunner implements AutoCloseable {
         }
     }
 
-    private void run(RunRequest request) throws InterruptedException {
+    private RunStatus run(RunRequest request, RunHandle handle) throws InterruptedException {
         RunState state = new RunState(request, request.runId());
         Process process;
         try {
@@ -144,7 +187,7 @@ public final class ProcessRunner implements AutoCloseable {
             log.warn("task {} run {} could not start: {}", request.taskId(), state.runId, e.getMessage());
             emitStarted(state, 0);
             emitFinished(state, RunStatus.RUN_STATUS_FAILED, null, e.getMessage() == null ? e.toString() : e.getMessage());
-            return;
+            return RunStatus.RUN_STATUS_FAILED;
         }
         emitStarted(state, process.pid());
 
@@ -154,21 +197,45 @@ public final class ProcessRunner implements AutoCloseable {
         stderr.start();
 
         Duration timeout = timeout(request.spec());
+        Duration grace = killGrace(request.spec());
         boolean timedOut = false;
-        if (timeout != null && !process.waitFor(timeout.toNanos(), TimeUnit.NANOSECONDS)) {
+        String killedError = null;
+        // Wakes on whichever comes first: the exit, a kill request (REPLACE) or the timeout.
+        CompletableFuture<Object> exitOrKill = CompletableFuture.anyOf(process.onExit(), handle.killRequest);
+        try {
+            if (timeout == null) {
+                exitOrKill.get();
+            } else {
+                exitOrKill.get(timeout.toNanos(), TimeUnit.NANOSECONDS);
+            }
+        } catch (TimeoutException e) {
             timedOut = true;
+        } catch (ExecutionException e) {
+            throw new IllegalStateException("process exit future failed", e);
+        }
+        if (timedOut) {
             log.info("task {} run {} timed out after {}; killing its process tree", request.taskId(), state.runId, timeout);
-            killTree(process);
+            killTree(process, grace);
+        } else if (handle.killRequest.isDone() && process.isAlive()) {
+            killedError = handle.killRequest.getNow("killed");
+            log.info("task {} run {}: {}; killing its process tree", request.taskId(), state.runId, killedError);
+            killTree(process, grace);
         }
         int exitCode = process.waitFor();
         stdout.join();
         stderr.join();
+        RunStatus status;
         if (timedOut) {
-            emitFinished(state, RunStatus.RUN_STATUS_TIMED_OUT, exitCode,
-                    "timed out after " + timeout.toMillis() + " ms; the process tree was killed");
+            status = RunStatus.RUN_STATUS_TIMED_OUT;
+            emitFinished(state, status, exitCode, "timed out after " + timeout.toMillis() + " ms; the process tree was killed");
+        } else if (killedError != null) {
+            status = RunStatus.RUN_STATUS_KILLED;
+            emitFinished(state, status, exitCode, killedError);
         } else {
-            emitFinished(state, exitCode == 0 ? RunStatus.RUN_STATUS_SUCCEEDED : RunStatus.RUN_STATUS_FAILED, exitCode, "");
+            status = exitCode == 0 ? RunStatus.RUN_STATUS_SUCCEEDED : RunStatus.RUN_STATUS_FAILED;
+            emitFinished(state, status, exitCode, "");
         }
+        return status;
     }
 
     private ProcessBuilder processBuilder(RunRequest request, String runId) throws IOException {
@@ -228,7 +295,7 @@ public final class ProcessRunner implements AutoCloseable {
      * Kills the process and every descendant. Descendants are listed before anything is killed:
      * once the parent dies they are re-parented and no longer appear as its descendants.
      */
-    private void killTree(Process process) {
+    private void killTree(Process process, Duration killGrace) {
         List<ProcessHandle> tree = new ArrayList<>(process.descendants().toList());
         tree.add(process.toHandle());
         tree.forEach(ProcessHandle::destroy);
@@ -287,6 +354,15 @@ public final class ProcessRunner implements AutoCloseable {
         outbox.append(AgentMessage.newBuilder().setRunFinished(finished).build());
         log.info("task {} run {} fire {} finished: {}{}", r.taskId(), state.runId, r.fireTime(), status,
                 exitCode == null ? "" : " (exit " + exitCode + ")");
+    }
+
+    /** The task's kill grace (TaskSpec.kill_grace), else the runner's default. */
+    private Duration killGrace(TaskSpec spec) {
+        if (!spec.hasKillGrace()) {
+            return killGrace;
+        }
+        Duration d = Duration.ofSeconds(spec.getKillGrace().getSeconds(), spec.getKillGrace().getNanos());
+        return d.isNegative() ? Duration.ZERO : d;
     }
 
     private static Duration timeout(TaskSpec spec) {

@@ -6,12 +6,28 @@ import java.util.Objects;
 
 /**
  * One fire of a task: the spec to run and the scheduled instant. A fire is identified by
- * (task id, fire time); the run id derives from it.
+ * (task id, fire time); the run id derives from it. A fire found late (the agent was down or
+ * fenced) is {@link Kind#CATCH_UP} when the misfire policy runs it, {@link Kind#MISSED} when it
+ * only reports it.
  */
-public record Fire(String taskId, TaskSpec spec, Instant fireTime) {
+public record Fire(String taskId, TaskSpec spec, Instant fireTime, Kind kind) {
+    public enum Kind {
+        /** An instant that fell due while the agent was firing. */
+        SCHEDULED,
+        /** A missed instant the misfire policy runs now. */
+        CATCH_UP,
+        /** A missed instant the misfire policy does not run: reported MISSED. */
+        MISSED
+    }
+
     public Fire {
         Objects.requireNonNull(taskId, "taskId");
         Objects.requireNonNull(spec, "spec");
         Objects.requireNonNull(fireTime, "fireTime");
+        Objects.requireNonNull(kind, "kind");
+    }
+
+    public Fire(String taskId, TaskSpec spec, Instant fireTime) {
+        this(taskId, spec, fireTime, Kind.SCHEDULED);
     }
 }

@@ -1,5 +1,7 @@
 package io.cloudtask.agent.schedule;
 
+import io.cloudtask.agent.policy.Misfires;
+import io.cloudtask.agent.policy.TaskPolicy;
 import io.cloudtask.proto.v1.TaskSpec;
 import io.cloudtask.schedule.InvalidScheduleException;
 import io.cloudtask.schedule.TaskSchedule;
@@ -12,17 +14,24 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * The pure core of the local scheduler: given the fireable task specs and "now", which fires are
  * due and when the next deadline is. It never reads a clock and does no I/O.
  *
- * <p>Rules: a task fires at every instant its {@link TaskSchedule} gives; after a spec change, an
- * addition or a resume the next fire is the first instant strictly after max(now, last fire of
- * that task), so an instant never fires twice and missed instants are not caught up. Paused tasks
- * and tasks whose schedules do not compile are held but never fire.
+ * <p>Rules: a task fires at every instant its {@link TaskSchedule} gives; after a spec change or an
+ * addition the next fire is the first instant strictly after max(now, last fire of that task), so
+ * an instant never fires twice. Instants that fell due while the agent was down or not firing are
+ * found on {@link #rebase} (every resume, including the first after a start): counted from the
+ * task's {@link FireMarkers marker} (its last handled instant, or when this agent first saw it), and
+ * never before the spec version's creation, then split by {@link Misfires} into fires to run and
+ * MISSED ones. A late wake-up goes through the same split. Paused tasks and tasks whose schedules do
+ * not compile are held but never fire.
  *
- * <p>Not thread-safe: {@link LocalScheduler} confines it behind its lock.
+ * <p>Not thread-safe: {@link LocalScheduler} confines it behind its lock; the markers are written
+ * there too.
  */
 public final class FirePlan {
     /**
@@ -32,8 +41,27 @@ public final class FirePlan {
      */
     static final Duration FORGET_REMOVED_AFTER = Duration.ofHours(1);
 
+    private static final Logger log = LoggerFactory.getLogger(FirePlan.class);
+
     private final Map<String, Entry> entries = new HashMap<>();
     private final Map<String, Instant> lastFires = new HashMap<>();
+    /** Misfire lower bounds of the tasks in the plan (and, after a restart, of those about to be). */
+    private final Map<String, Instant> markers = new HashMap<>();
+    private final FireMarkers markerStore;
+
+    public FirePlan() {
+        this(FireMarkers.inMemory());
+    }
+
+    /** Markers are read by {@link #loadMarkers}, not here: constructors do no I/O. */
+    public FirePlan(FireMarkers markerStore) {
+        this.markerStore = markerStore;
+    }
+
+    /** Reads the markers a previous life of the agent left, so a restart can catch up. Call before the first update. */
+    public void loadMarkers() {
+        markerStore.loadAll().forEach(markers::putIfAbsent);
+    }
 
     /** A task spec whose schedule cannot be compiled; it does not fire. */
     public record Rejected(String taskId, long specVersion, String field, String reason) {}
@@ -47,6 +75,14 @@ public final class FirePlan {
     public List<Rejected> update(Map<String, TaskSpec> specs, Instant now) {
         List<Rejected> rejected = new ArrayList<>();
         entries.keySet().retainAll(specs.keySet());
+        for (Iterator<String> it = markers.keySet().iterator(); it.hasNext(); ) {
+            String taskId = it.next();
+            if (!specs.containsKey(taskId)) {
+                // A task that left may come back after another agent fired it: it must not replay that.
+                it.remove();
+                markerStore.delete(taskId);
+            }
+        }
         for (Map.Entry<String, TaskSpec> e : specs.entrySet()) {
             String taskId = e.getKey();
             TaskSpec spec = e.getValue();
@@ -65,14 +101,21 @@ public final class FirePlan {
             Entry entry = new Entry(spec, schedule);
             entry.next = nextFor(taskId, schedule, now);
             entries.put(taskId, entry);
+            if (!markers.containsKey(taskId)) {
+                // First seen: misfires count from here, so a new assignment never replays history.
+                markers.put(taskId, now);
+                markerStore.save(taskId, now);
+            }
         }
         forgetRemoved(now);
         return rejected;
     }
 
     /**
-     * Takes the fires due at {@code now} (at most one per task: the scheduled instant that fell
-     * due) and advances each of those tasks to its first instant strictly after now.
+     * Takes the fires due at {@code now}: normally the one instant that fell due per task; after a
+     * late wake-up or a {@link #rebase}, every instant since the task's next pending one, split by
+     * its misfire policy into fires ({@link Fire.Kind#SCHEDULED} on time, {@link Fire.Kind#CATCH_UP})
+     * and {@link Fire.Kind#MISSED} reports. Each such task advances to its first instant after now.
      */
     public List<Fire> due(Instant now) {
         List<Fire> fires = new ArrayList<>();
@@ -81,19 +124,47 @@ public final class FirePlan {
             if (entry.next == null || entry.next.isAfter(now)) {
                 continue;
             }
-            Instant fireTime = entry.next;
-            fires.add(new Fire(e.getKey(), entry.spec, fireTime));
-            lastFires.put(e.getKey(), fireTime);
-            entry.next = entry.schedule.nextAfter(max(now, fireTime)).orElse(null);
+            String taskId = e.getKey();
+            Misfires.Plan plan = Misfires.plan(entry.schedule, entry.next, now, TaskPolicy.of(entry.spec));
+            if (plan.unreported() > 0) {
+                log.warn("task {} missed at least {} more fire(s) between {} and {} than are reported MISSED",
+                        taskId, plan.unreported(), entry.next, now);
+            }
+            plan.missed().forEach(t -> fires.add(new Fire(taskId, entry.spec, t, Fire.Kind.MISSED)));
+            for (int i = 0; i < plan.run().size(); i++) {
+                boolean onTime = plan.lastRunOnTime() && i == plan.run().size() - 1;
+                fires.add(new Fire(taskId, entry.spec, plan.run().get(i), onTime ? Fire.Kind.SCHEDULED : Fire.Kind.CATCH_UP));
+            }
+            lastFires.put(taskId, plan.last());
+            markers.put(taskId, plan.last());
+            markerStore.save(taskId, plan.last());
+            entry.next = entry.schedule.nextAfter(max(now, plan.last())).orElse(null);
         }
         fires.sort((a, b) -> a.fireTime().compareTo(b.fireTime()));
         return fires;
     }
 
-    /** Skips every instant that fell due while firing was stopped: each task restarts from now. */
+    /**
+     * Resumes after firing was stopped (or after a start): each task continues from its marker, so
+     * the instants it missed meanwhile fall due now and {@link #due} applies its misfire policy.
+     * Instants before the spec version's creation never count.
+     */
     public void rebase(Instant now) {
         for (Map.Entry<String, Entry> e : entries.entrySet()) {
-            e.getValue().next = nextFor(e.getKey(), e.getValue().schedule, now);
+            Entry entry = e.getValue();
+            if (entry.schedule == null) {
+                continue;
+            }
+            Instant from = markers.get(e.getKey());
+            if (from == null) {
+                entry.next = nextFor(e.getKey(), entry.schedule, now);
+                continue;
+            }
+            if (entry.spec.hasVersionCreatedAt()) {
+                from = max(from, io.cloudtask.schedule.Timestamps.toInstant(entry.spec.getVersionCreatedAt()));
+            }
+            Instant last = lastFires.get(e.getKey());
+            entry.next = entry.schedule.nextAfter(last == null ? from : max(from, last)).orElse(null);
         }
     }
 

@@ -37,7 +37,7 @@ public final class LocalScheduler implements FiringSwitch, AutoCloseable {
 
     private final Clock clock;
     private final Consumer<Fire> handler;
-    private final FirePlan plan = new FirePlan();
+    private final FirePlan plan;
     private final ReentrantLock lock = new ReentrantLock();
     private final Condition changed = lock.newCondition();
     private final Thread timer;
@@ -51,6 +51,15 @@ public final class LocalScheduler implements FiringSwitch, AutoCloseable {
      * @param handler receives each fire on the timer thread; must not block (hand off to an executor)
      */
     public LocalScheduler(Clock clock, Consumer<Fire> handler) {
+        this(clock, handler, FireMarkers.inMemory());
+    }
+
+    /**
+     * @param markers where each task's last handled fire is kept, so missed fires are found after a
+     *     restart (read in {@link #start})
+     */
+    public LocalScheduler(Clock clock, Consumer<Fire> handler, FireMarkers markers) {
+        this.plan = new FirePlan(Objects.requireNonNull(markers, "markers"));
         this.clock = Objects.requireNonNull(clock, "clock");
         this.handler = Objects.requireNonNull(handler, "handler");
         this.timer = new Thread(this::runLoop, "cloudtask-timer");
@@ -65,6 +74,7 @@ public final class LocalScheduler implements FiringSwitch, AutoCloseable {
                 throw new IllegalStateException("scheduler already started");
             }
             started = true;
+            plan.loadMarkers();
         } finally {
             lock.unlock();
         }

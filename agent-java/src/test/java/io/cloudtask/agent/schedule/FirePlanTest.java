@@ -104,24 +104,75 @@ class FirePlanTest {
     }
 
     @Test
-    void aLateWakeUpFiresOnceAndDoesNotCatchUp() {
+    void aLateWakeUpFiresTheOnTimeInstantAndReportsTheEarlierOnesMissed() {
         plan.update(Map.of("a", cron("a", 1, EVERY_SECOND).build()), clock.instant());
 
         clock.set(at("10:00:04.500"));
 
-        assertThat(plan.due(clock.instant())).extracting(Fire::fireTime).containsExactly(at("10:00:01"));
+        List<Fire> fires = plan.due(clock.instant());
+        assertThat(fires).filteredOn(f -> f.kind() == Fire.Kind.MISSED).extracting(Fire::fireTime)
+                .containsExactly(at("10:00:01"), at("10:00:02"), at("10:00:03"));
+        assertThat(fires).filteredOn(f -> f.kind() == Fire.Kind.SCHEDULED).extracting(Fire::fireTime)
+                .containsExactly(at("10:00:04"));
         assertThat(plan.nextDeadline()).contains(at("10:00:05"));
     }
 
     @Test
-    void rebaseSkipsTheInstantsMissedWhileStopped() {
+    void rebaseAppliesTheMisfirePolicyToTheInstantsMissedWhileStopped() {
         plan.update(Map.of("a", cron("a", 1, EVERY_SECOND).build()), clock.instant());
 
         clock.set(at("10:00:07.250"));
         plan.rebase(clock.instant());
 
-        assertThat(plan.due(clock.instant())).isEmpty();
+        List<Fire> fires = plan.due(clock.instant());
+        assertThat(fires).filteredOn(f -> f.kind() == Fire.Kind.MISSED).hasSize(6);
+        assertThat(fires).filteredOn(f -> f.kind() != Fire.Kind.MISSED).extracting(Fire::fireTime)
+                .containsExactly(at("10:00:07"));
         assertThat(plan.nextDeadline()).contains(at("10:00:08"));
+    }
+
+    @Test
+    void aFirstAssignmentReplaysNothingFromBeforeItWasSeen() {
+        clock.set(at("10:00:30.100"));
+        plan.update(Map.of("a", cron("a", 1, EVERY_SECOND).build()), clock.instant());
+        plan.rebase(clock.instant());
+
+        assertThat(plan.due(clock.instant())).isEmpty();
+        assertThat(plan.nextDeadline()).contains(at("10:00:31"));
+    }
+
+    @Test
+    void aMarkerFromAnEarlierLifeCatchesUpButNeverBeforeTheSpecVersionWasCreated() {
+        FireMarkers markers = FireMarkers.inMemory();
+        markers.save("a", at("10:00:00"));
+        FirePlan restarted = new FirePlan(markers);
+        restarted.loadMarkers();
+        clock.set(at("10:00:20.100"));
+        TaskSpec spec = cron("a", 2, EVERY_SECOND)
+                .setVersionCreatedAt(io.cloudtask.schedule.Timestamps.of(at("10:00:15")))
+                .setMisfirePolicy(TaskSpec.MisfirePolicy.MISFIRE_POLICY_SKIP).build();
+
+        restarted.update(Map.of("a", spec), clock.instant());
+        restarted.rebase(clock.instant());
+
+        List<Fire> fires = restarted.due(clock.instant());
+        assertThat(fires).filteredOn(f -> f.kind() == Fire.Kind.MISSED).extracting(Fire::fireTime)
+                .containsExactly(at("10:00:16"), at("10:00:17"), at("10:00:18"), at("10:00:19"));
+        assertThat(fires).filteredOn(f -> f.kind() == Fire.Kind.SCHEDULED).extracting(Fire::fireTime)
+                .containsExactly(at("10:00:20"));
+        assertThat(markers.loadAll()).containsEntry("a", at("10:00:20"));
+    }
+
+    @Test
+    void aTaskThatLeavesLosesItsMarkerSoItsReturnReplaysNothing() {
+        FireMarkers markers = FireMarkers.inMemory();
+        FirePlan withMarkers = new FirePlan(markers);
+        withMarkers.update(Map.of("a", cron("a", 1, EVERY_SECOND).build()), clock.instant());
+        assertThat(markers.loadAll()).containsKey("a");
+
+        withMarkers.update(Map.of(), clock.instant());
+
+        assertThat(markers.loadAll()).doesNotContainKey("a");
     }
 
     @Test

@@ -53,7 +53,7 @@ class LocalSchedulerTest {
     }
 
     @Test
-    void stopsFiringWhenStoppedAndDoesNotCatchUpOnResume() {
+    void stopsFiringWhenStoppedAndAppliesTheMisfirePolicyOnResume() {
         MutableClock clock = new MutableClock(T0);
         start(clock);
         scheduler.update(Map.of("a", cron("a", 1, EVERY_SECOND).build()));
@@ -66,9 +66,14 @@ class LocalSchedulerTest {
         await().during(Duration.ofMillis(1200)).atMost(Duration.ofSeconds(2)).until(() -> fires.size() == 1);
 
         scheduler.resumeFiring();
+        await().atMost(Duration.ofSeconds(3)).until(() -> fires.size() == 5);
         clock.set(at("10:00:06"));
-        await().atMost(Duration.ofSeconds(3)).until(() -> fires.size() == 2);
-        assertThat(fireTimes()).containsExactly(at("10:00:01"), at("10:00:06"));
+        await().atMost(Duration.ofSeconds(3)).until(() -> fires.size() == 6);
+        // RUN_ONCE (the default): 10:00:05 was on time at the resume, so it runs; 2-4 are MISSED.
+        assertThat(fires).filteredOn(f -> f.kind() != Fire.Kind.MISSED).extracting(Fire::fireTime)
+                .containsExactly(at("10:00:01"), at("10:00:05"), at("10:00:06"));
+        assertThat(fires).filteredOn(f -> f.kind() == Fire.Kind.MISSED).extracting(Fire::fireTime)
+                .containsExactly(at("10:00:02"), at("10:00:03"), at("10:00:04"));
     }
 
     @Test

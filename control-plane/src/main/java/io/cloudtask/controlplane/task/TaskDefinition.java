@@ -19,4 +19,6 @@ record TaskDefinition(
         String timeZone,
         Map<String, String> environment,
         long timeoutSeconds,
-        boolean paused) {}
+        boolean paused,
+        RunPolicies.Stored policies,
+        long killGraceSeconds) {}

@@ -6,7 +6,7 @@ import io.micronaut.data.annotation.MappedEntity;
 import java.time.Instant;
 import java.util.UUID;
 
-/** A row of {@code tasks}. Schedules, argv and environment are stored as JSON documents. */
+/** A row of {@code tasks}. Schedules, argv, environment and run policies are stored as JSON documents. */
 @MappedEntity("tasks")
 record TaskRow(
         @Id UUID id,
@@ -20,6 +20,8 @@ record TaskRow(
         String environmentJson,
         long timeoutSeconds,
         boolean paused,
+        String policiesJson,
+        long killGraceSeconds,
         long version,
         Instant createdAt,
         Instant updatedAt,

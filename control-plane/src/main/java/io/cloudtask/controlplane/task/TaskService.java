@@ -40,6 +40,7 @@ public class TaskService {
     private static final UUID FIRST_ID = new UUID(0L, 0L);
     private static final Argument<List<ScheduleRequest>> SCHEDULES = Argument.listOf(ScheduleRequest.class);
     private static final Argument<List<String>> STRINGS = Argument.listOf(String.class);
+    private static final Argument<RunPolicies.Stored> POLICIES = Argument.of(RunPolicies.Stored.class);
     private static final Argument<Map<String, String>> ENVIRONMENT = Argument.mapOf(String.class, String.class);
 
     private final TaskRepository tasks;
@@ -129,7 +130,8 @@ public class TaskService {
             Instant now = clock.instant();
             return tasks.update(new TaskRow(current.id(), current.name(), current.cluster(), current.shellCommand(),
                     current.argvJson(), current.workingDirectory(), current.schedulesJson(), current.timeZone(),
-                    current.environmentJson(), current.timeoutSeconds(), current.paused(), current.version() + 1,
+                    current.environmentJson(), current.timeoutSeconds(), current.paused(), current.policiesJson(),
+                    current.killGraceSeconds(), current.version() + 1,
                     current.createdAt(), now, now));
         });
         notifyChanged(deleted.cluster());
@@ -219,7 +221,7 @@ public class TaskService {
     private TaskRow toRow(UUID id, TaskDefinition d, long version, Instant createdAt, Instant updatedAt) {
         return new TaskRow(id, d.name(), d.cluster(), d.shellCommand(), d.argv() == null ? null : write(d.argv()),
                 d.workingDirectory(), write(d.schedules()), d.timeZone(), write(d.environment()), d.timeoutSeconds(),
-                d.paused(), version, createdAt, updatedAt, null);
+                d.paused(), write(d.policies()), d.killGraceSeconds(), version, createdAt, updatedAt, null);
     }
 
     private TaskView view(TaskRow row) {
@@ -233,9 +235,11 @@ public class TaskService {
             log.warn("stored task {} no longer validates: {}", row.id(), e.getMessage());
             next = List.of();
         }
+        RunPolicies.Stored policies = policies(row);
         return new TaskView(row.id(), row.name(), row.cluster(), row.shellCommand(),
                 row.argvJson() == null ? null : read(row.argvJson(), STRINGS), row.workingDirectory(), schedules,
                 row.timeZone(), read(row.environmentJson(), ENVIRONMENT), row.timeoutSeconds(), row.paused(),
+                policies.overlap(), policies.misfire(), policies.retry(), row.killGraceSeconds(),
                 row.version(), row.createdAt(), row.updatedAt(), row.paused() ? List.of() : next);
     }
 
@@ -262,7 +266,20 @@ public class TaskService {
         if (row.timeoutSeconds() > 0) {
             spec.setTimeout(Duration.newBuilder().setSeconds(row.timeoutSeconds()));
         }
+        RunPolicyValidator.toSpec(policies(row), row.killGraceSeconds(), spec);
+        // The version's write time: agents never count fires before it as missed.
+        spec.setVersionCreatedAt(com.google.protobuf.Timestamp.newBuilder()
+                .setSeconds(row.updatedAt().getEpochSecond()).setNanos(row.updatedAt().getNano()));
         return spec.build();
+    }
+
+    /**
+     * Rows written before V4 hold '{}' (or a document missing parts): normalising them again fills in
+     * the defaults, so old tasks behave exactly as before policies existed except for the defaults.
+     */
+    private RunPolicies.Stored policies(TaskRow row) {
+        RunPolicies.Stored stored = read(row.policiesJson(), POLICIES);
+        return RunPolicyValidator.validate(stored.overlap(), stored.misfire(), stored.retry());
     }
 
     private String write(Object value) {

@@ -1,0 +1,209 @@
+package io.cloudtask.agent.run;
+
+import io.cloudtask.agent.policy.OverlapDecider;
+import io.cloudtask.agent.policy.RetryDelays;
+import io.cloudtask.agent.policy.TaskPolicy;
+import io.cloudtask.agent.schedule.Fire;
+import io.cloudtask.proto.v1.RunStatus;
+import io.cloudtask.proto.v1.Trigger;
+import java.time.Duration;
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.Deque;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import java.util.concurrent.Executors;
+import java.util.concurrent.RejectedExecutionException;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.ScheduledFuture;
+import java.util.concurrent.TimeUnit;
+import java.util.function.DoubleSupplier;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Applies a task's overlap and retry policies between the scheduler and the {@link ProcessRunner}:
+ * a fire starts, waits in the task's queue, is reported SKIPPED, or replaces (kills) the running
+ * fire; a FAILED or TIMED_OUT attempt is retried after a backoff delay, a KILLED one never. Missed
+ * fires the misfire policy does not run are reported MISSED. The decisions themselves are the pure
+ * {@link OverlapDecider} and {@link RetryDelays}.
+ *
+ * <p>Thread-safe by confinement: every state change happens on its one {@code cloudtask-runs}
+ * thread. {@link #fire} (timer thread) and the runner's finish callbacks (run supervisor threads)
+ * only enqueue work there, so neither ever blocks on a policy; retry delays are timers of that
+ * same thread.
+ */
+public final class RunCoordinator implements AutoCloseable {
+    private static final Logger log = LoggerFactory.getLogger(RunCoordinator.class);
+
+    private final ProcessRunner runner;
+    private final DoubleSupplier random;
+    private final ScheduledExecutorService executor;
+    // Confined to the executor thread.
+    private final Map<String, TaskRuns> tasks = new HashMap<>();
+
+    /** @param random the jitter source of retry delays, values in [0, 1] */
+    public RunCoordinator(ProcessRunner runner, DoubleSupplier random) {
+        this.runner = Objects.requireNonNull(runner, "runner");
+        this.random = Objects.requireNonNull(random, "random");
+        this.executor = Executors.newSingleThreadScheduledExecutor(r -> {
+            Thread thread = new Thread(r, "cloudtask-runs");
+            thread.setDaemon(true);
+            return thread;
+        });
+    }
+
+    /** Hands a fire over; never blocks. */
+    public void fire(Fire fire) {
+        onThread(() -> onFire(fire), "fire of task " + fire.taskId() + " at " + fire.fireTime());
+    }
+
+    /** Stops starting runs and retries; runs in flight finish on their own. */
+    @Override
+    public void close() {
+        executor.shutdownNow();
+    }
+
+    private void onFire(Fire fire) {
+        RunRequest request = RunRequest.scheduled(fire.spec(), fire.fireTime());
+        if (fire.kind() == Fire.Kind.MISSED) {
+            runner.reportNotRun(request, RunStatus.RUN_STATUS_MISSED,
+                    "missed while the agent was down or not firing; misfire policy " + TaskPolicy.of(fire.spec()).misfire());
+            return;
+        }
+        TaskPolicy policy = TaskPolicy.of(fire.spec());
+        TaskRuns runs = tasks.computeIfAbsent(fire.taskId(), TaskRuns::new);
+        List<OverlapDecider.InFlight> inFlight = runs.inFlight.stream()
+                .map(a -> new OverlapDecider.InFlight(a.request.runId(), a.request.fireTime())).toList();
+        OverlapDecider.Decision decision = OverlapDecider.decide(policy, inFlight, runs.queue.size(), fire.fireTime());
+        if (decision instanceof OverlapDecider.Start) {
+            start(runs, request);
+        } else if (decision instanceof OverlapDecider.Enqueue) {
+            runs.queue.add(request);
+        } else if (decision instanceof OverlapDecider.Skip skip) {
+            runner.reportNotRun(request, RunStatus.RUN_STATUS_SKIPPED, skip.reason());
+        } else if (decision instanceof OverlapDecider.Replace replace) {
+            replace(runs, request, replace.error());
+        }
+    }
+
+    private void replace(TaskRuns runs, RunRequest request, String error) {
+        for (Active active : List.copyOf(runs.inFlight)) {
+            if (active.handle != null) {
+                active.handle.kill(error);
+            } else {
+                // Waiting for a retry: nothing runs, so the fire simply ends here.
+                active.retry.cancel(false);
+                runs.inFlight.remove(active);
+                log.info("task {} fire {}: retry cancelled, {}", request.taskId(), active.request.fireTime(), error);
+            }
+        }
+        if (runs.replacement != null) {
+            runner.reportNotRun(runs.replacement, RunStatus.RUN_STATUS_SKIPPED, error);
+        }
+        runs.replacement = request;
+        startNext(runs);
+    }
+
+    private void start(TaskRuns runs, RunRequest request) {
+        Active active = new Active(request);
+        runs.inFlight.add(active);
+        active.handle = runner.submit(request, finishListener(runs, active));
+        if (active.handle == null) {
+            runs.inFlight.remove(active);
+        }
+    }
+
+    private RunListener finishListener(TaskRuns runs, Active active) {
+        return (request, status) -> onThread(() -> onFinished(runs, active, status), "end of run " + request.runId());
+    }
+
+    private void onFinished(TaskRuns runs, Active active, RunStatus status) {
+        RunRequest done = active.request;
+        TaskPolicy policy = TaskPolicy.of(done.spec());
+        boolean retryable = status == RunStatus.RUN_STATUS_FAILED || status == RunStatus.RUN_STATUS_TIMED_OUT;
+        if (retryable && done.attempt() < policy.maxAttempts() && !executor.isShutdown()) {
+            Duration delay = new RetryDelays(policy.retryInitialDelay(), policy.retryMaxDelay(), random).delay(done.attempt());
+            RunRequest next = new RunRequest(done.spec(), done.fireTime(), done.attempt() + 1, Trigger.TRIGGER_RETRY);
+            log.info("task {} fire {} attempt {} ended {}; attempt {} in {}", done.taskId(), done.fireTime(), done.attempt(),
+                    status, next.attempt(), delay);
+            active.request = next;
+            active.handle = null;
+            active.retry = executor.schedule(() -> guarded(() -> retry(runs, active)), delay.toNanos(), TimeUnit.NANOSECONDS);
+            return;
+        }
+        runs.inFlight.remove(active);
+        startNext(runs);
+    }
+
+    private void retry(TaskRuns runs, Active active) {
+        if (!runs.inFlight.contains(active)) {
+            return;
+        }
+        active.retry = null;
+        active.handle = runner.submit(active.request, finishListener(runs, active));
+        if (active.handle == null) {
+            runs.inFlight.remove(active);
+        }
+    }
+
+    /** A replacing fire starts once the replaced ones are gone; a queued one once nothing runs. */
+    private void startNext(TaskRuns runs) {
+        if (!runs.inFlight.isEmpty()) {
+            return;
+        }
+        if (runs.replacement != null) {
+            RunRequest next = runs.replacement;
+            runs.replacement = null;
+            start(runs, next);
+        } else if (!runs.queue.isEmpty()) {
+            start(runs, runs.queue.poll());
+        }
+        if (runs.inFlight.isEmpty() && runs.queue.isEmpty() && runs.replacement == null) {
+            // Nothing to remember: keeps the map bounded by the tasks that are busy, not by task churn.
+            tasks.remove(runs.taskId, runs);
+        }
+    }
+
+    /** Hands work to the coordinator thread; after close there is nothing left to decide. */
+    private void onThread(Runnable work, String what) {
+        try {
+            executor.execute(() -> guarded(work));
+        } catch (RejectedExecutionException e) {
+            log.info("ignoring the {}: the agent is stopping", what);
+        }
+    }
+
+    private static void guarded(Runnable work) {
+        try {
+            work.run();
+        } catch (RuntimeException e) {
+            // One task's failure (say a full disk while journaling a SKIPPED) must not stop the others.
+            log.error("run policy step failed", e);
+        }
+    }
+
+    private static final class TaskRuns {
+        final String taskId;
+        final List<Active> inFlight = new ArrayList<>();
+        final Deque<RunRequest> queue = new ArrayDeque<>();
+        RunRequest replacement;
+
+        TaskRuns(String taskId) {
+            this.taskId = taskId;
+        }
+    }
+
+    /** A fire that has not ended: running (handle set) or waiting for its next attempt (retry set). */
+    private static final class Active {
+        RunRequest request;
+        RunHandle handle;
+        ScheduledFuture<?> retry;
+
+        Active(RunRequest request) {
+            this.request = request;
+        }
+    }
+}

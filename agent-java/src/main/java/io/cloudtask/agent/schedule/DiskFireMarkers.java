@@ -1,0 +1,90 @@
+package io.cloudtask.agent.schedule;
+
+import io.cloudtask.protocol.ZkLayout;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.AtomicMoveNotSupportedException;
+import java.nio.file.DirectoryStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.time.Instant;
+import java.time.format.DateTimeParseException;
+import java.util.HashMap;
+import java.util.Map;
+import java.util.Objects;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * {@link FireMarkers} in {@code {work-dir}/fires/{taskId}}: one ISO-8601 instant per file, written
+ * to a temporary file and renamed atomically, never forced (losing the last second of markers to a
+ * power cut at worst reports a fire twice, which run ids make harmless). A marker that cannot be
+ * written or read is logged and treated as absent: the task then behaves as newly seen (no
+ * catch-up), which is the safe side. Not thread-safe: used under {@link LocalScheduler}'s lock.
+ */
+public final class DiskFireMarkers implements FireMarkers {
+    private static final Logger log = LoggerFactory.getLogger(DiskFireMarkers.class);
+
+    private final Path dir;
+
+    public DiskFireMarkers(Path dir) {
+        this.dir = Objects.requireNonNull(dir, "dir");
+    }
+
+    @Override
+    public Map<String, Instant> loadAll() {
+        Map<String, Instant> markers = new HashMap<>();
+        if (!Files.isDirectory(dir)) {
+            return markers;
+        }
+        try (DirectoryStream<Path> files = Files.newDirectoryStream(dir)) {
+            for (Path file : files) {
+                String taskId = file.getFileName().toString();
+                if (!ZkLayout.isValidSegment(taskId) || taskId.endsWith(".tmp")) {
+                    continue;
+                }
+                try {
+                    markers.put(taskId, Instant.parse(Files.readString(file, StandardCharsets.UTF_8).strip()));
+                } catch (IOException | DateTimeParseException e) {
+                    log.warn("fire marker {} is unreadable ({}); the task catches up nothing missed so far", file, e.toString());
+                }
+            }
+        } catch (IOException e) {
+            log.warn("cannot list fire markers in {} ({}); missed fires are not caught up", dir, e.toString());
+        }
+        return markers;
+    }
+
+    @Override
+    public void save(String taskId, Instant marker) {
+        if (!ZkLayout.isValidSegment(taskId)) {
+            return;
+        }
+        Path target = dir.resolve(taskId);
+        Path tmp = dir.resolve(taskId + ".tmp");
+        try {
+            Files.createDirectories(dir);
+            Files.writeString(tmp, marker.toString(), StandardCharsets.UTF_8);
+            try {
+                Files.move(tmp, target, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+            } catch (AtomicMoveNotSupportedException e) {
+                Files.move(tmp, target, StandardCopyOption.REPLACE_EXISTING);
+            }
+        } catch (IOException e) {
+            log.warn("cannot write fire marker {} ({}); after a restart this task may not catch up", target, e.toString());
+        }
+    }
+
+    @Override
+    public void delete(String taskId) {
+        if (!ZkLayout.isValidSegment(taskId)) {
+            return;
+        }
+        try {
+            Files.deleteIfExists(dir.resolve(taskId));
+        } catch (IOException e) {
+            log.warn("cannot delete fire marker of task {} ({})", taskId, e.toString());
+        }
+    }
+}
