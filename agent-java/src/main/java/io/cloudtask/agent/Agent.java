@@ -117,6 +117,10 @@ public final class Agent implements AutoCloseable {
             }
         });
         this.fencing = new FencingPolicy(scheduler, this::rereadAllocation, reconcileExecutor);
+        // A pause longer than a third of the session timeout may outlast the session: the ZooKeeper
+        // client pings every third of it, and the server expires the session after all of it.
+        this.scheduler.onPause(config.zookeeperSessionTimeout().dividedBy(3),
+                lateBy -> fencing.processPaused(lateBy, membership::sessionOwnsAgentNode));
     }
 
     /**

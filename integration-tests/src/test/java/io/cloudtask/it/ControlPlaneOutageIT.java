@@ -40,13 +40,15 @@ class ControlPlaneOutageIT {
             system.startZooKeeper().startControlPlane();
             system.startAgent("outage-agent");
             Api api = system.api();
-            // Each run records that it started, then writes LINES lines over about 1.5 s.
+            // Each run records that it started, then writes LINES lines over about 1.5 s; runs of
+            // one task overlap, so the tasks allow parallel runs (the default policy skips).
             String command = "touch " + started + "/$CLOUDTASK_RUN_ID; i=1; while [ $i -le " + LINES
                     + " ]; do echo \"$CLOUDTASK_RUN_ID line $i\"; i=$((i+1)); sleep 0.025; done";
             List<JsonNode> tasks = new ArrayList<>();
             for (int i = 0; i < TASKS; i++) {
                 tasks.add(api.createTask("""
-                        {"name": "outage-%d", "command": "%s", "schedules": [{"expression": "* * * * * ?"}]}"""
+                        {"name": "outage-%d", "command": "%s", "schedules": [{"expression": "* * * * * ?"}],
+                         "overlap": {"policy": "PARALLEL", "maxParallel": 3}}"""
                         .formatted(i, command.replace("\"", "\\\""))));
             }
             await("runs streaming").atMost(scaled(Duration.ofSeconds(60)))

@@ -18,7 +18,12 @@ import org.slf4j.LoggerFactory;
  *       session may be expiring, the allocator may already have given this agent's tasks to another
  *       agent, and firing them here could run one fire twice.</li>
  *   <li><b>CONNECTED, RECONNECTED</b>: re-read the allocation node fully (watch events may have been
- *       missed), reconcile, and only then resume firing. Instants missed meanwhile are not caught up.</li>
+ *       missed), reconcile, and only then resume firing.</li>
+ *   <li><b>The process was paused</b> (the scheduler woke far later than planned): the ZooKeeper
+ *       client may not have noticed yet that the session expired and the tasks moved. Firing
+ *       stays stopped until a round trip to ZooKeeper confirms that this session still owns the
+ *       agent's node; then the allocation is re-read and firing resumes. If the session is gone,
+ *       the agent stays fenced until ZooKeeper reports the new connection.</li>
  * </ul>
  *
  * <p>Thread-safe. Curator calls {@link #stateChanged} on its connection-state thread; the re-read
@@ -59,6 +64,38 @@ public final class FencingPolicy implements ConnectionStateListener {
                     log.debug("agent is closing; not reconciling after {}", newState);
                 }
             }
+        }
+    }
+
+    /** Confirms this process still holds its ZooKeeper session; throws when ZooKeeper cannot say. */
+    @FunctionalInterface
+    public interface SessionCheck {
+        boolean sessionStillOwnsTheAgentNode() throws Exception;
+    }
+
+    /**
+     * Called (from the timer thread, which has already stopped firing) after the process was
+     * paused: confirm the session on the reconcile executor, then reconcile and resume.
+     */
+    public synchronized void processPaused(java.time.Duration lateBy, SessionCheck check) {
+        long current = ++generation;
+        try {
+            reconcileExecutor.execute(() -> {
+                try {
+                    if (!check.sessionStillOwnsTheAgentNode()) {
+                        log.warn("the ZooKeeper session ended during a {} ms pause; not firing until ZooKeeper"
+                                + " reconnects", lateBy.toMillis());
+                        return;
+                    }
+                } catch (Exception e) {
+                    log.warn("cannot confirm the ZooKeeper session after a {} ms pause ({}); not firing until"
+                            + " ZooKeeper reconnects", lateBy.toMillis(), e.toString());
+                    return;
+                }
+                reconcileThenResume(current);
+            });
+        } catch (RejectedExecutionException e) {
+            log.debug("agent is closing; not confirming the session after a pause");
         }
     }
 

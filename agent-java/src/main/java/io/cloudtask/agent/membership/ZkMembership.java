@@ -83,6 +83,15 @@ public final class ZkMembership implements AutoCloseable {
     }
 
     /** The liveness node's path. */
+    /**
+     * Whether this client's current session owns the agent's ephemeral node, asked of the server
+     * (a round trip): false when the node is gone or belongs to another session.
+     */
+    public boolean sessionOwnsAgentNode() throws Exception {
+        org.apache.zookeeper.data.Stat stat = client.checkExists().forPath(agentPath());
+        return stat != null && stat.getEphemeralOwner() == client.getZookeeperClient().getZooKeeper().getSessionId();
+    }
+
     public String agentPath() {
         return agentPath;
     }

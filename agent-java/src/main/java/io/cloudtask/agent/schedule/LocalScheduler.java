@@ -42,8 +42,19 @@ public final class LocalScheduler implements FiringSwitch, AutoCloseable {
     private final Condition changed = lock.newCondition();
     private final Thread timer;
 
+    /** Told (on the timer thread, must not block) that the timer woke far later than planned. */
+    @FunctionalInterface
+    public interface PauseListener {
+        void paused(Duration lateBy);
+    }
+
+    private volatile PauseListener pauseListener;
+    private volatile long pauseThresholdNanos = Long.MAX_VALUE;
+
     // Guarded by lock.
     private boolean firing;
+    /** When the current wait should end (monotonic), or MAX_VALUE while waiting without a deadline. */
+    private long expectedWakeNanos = Long.MAX_VALUE;
     private boolean closed;
     private boolean started;
 
@@ -64,6 +75,18 @@ public final class LocalScheduler implements FiringSwitch, AutoCloseable {
         this.handler = Objects.requireNonNull(handler, "handler");
         this.timer = new Thread(this::runLoop, "cloudtask-timer");
         this.timer.setDaemon(true);
+    }
+
+    /**
+     * Watches for the process having been paused (SIGSTOP, a long GC or VM freeze): when the timer
+     * wakes more than {@code threshold} after it planned to, it stops firing before handing off
+     * anything and tells {@code listener}, which must confirm the ZooKeeper session and resume.
+     * During such a pause the session may have expired and the tasks moved, while the ZooKeeper
+     * client, paused too, has not noticed yet. Call before {@link #start}.
+     */
+    public void onPause(Duration threshold, PauseListener listener) {
+        this.pauseThresholdNanos = threshold.toNanos();
+        this.pauseListener = Objects.requireNonNull(listener, "listener");
     }
 
     /** Starts the timer thread. Firing begins only after {@link #resumeFiring}. */
@@ -196,11 +219,24 @@ public final class LocalScheduler implements FiringSwitch, AutoCloseable {
     /** One wait-or-fire step; called with the lock held. */
     private void step() throws InterruptedException {
         if (!firing) {
+            expectedWakeNanos = Long.MAX_VALUE;
             changed.await();
+            return;
+        }
+        long nowNanos = System.nanoTime();
+        PauseListener listener = pauseListener;
+        if (listener != null && expectedWakeNanos != Long.MAX_VALUE && nowNanos - expectedWakeNanos > pauseThresholdNanos) {
+            Duration lateBy = Duration.ofNanos(nowNanos - expectedWakeNanos);
+            firing = false;
+            expectedWakeNanos = Long.MAX_VALUE;
+            log.warn("timer woke {} ms late (was the process paused?); not firing until the ZooKeeper session"
+                    + " is confirmed", lateBy.toMillis());
+            listener.paused(lateBy);
             return;
         }
         Optional<Instant> deadline = plan.nextDeadline();
         if (deadline.isEmpty()) {
+            expectedWakeNanos = Long.MAX_VALUE;
             changed.await();
             return;
         }
@@ -208,9 +244,11 @@ public final class LocalScheduler implements FiringSwitch, AutoCloseable {
         Duration wait = Duration.between(now, deadline.get());
         if (!wait.isNegative() && !wait.isZero()) {
             long nanos = wait.compareTo(Duration.ofNanos(MAX_WAIT_NANOS)) > 0 ? MAX_WAIT_NANOS : wait.toNanos();
+            expectedWakeNanos = nowNanos + nanos;
             changed.awaitNanos(nanos);
             return;
         }
+        expectedWakeNanos = nowNanos;
         for (Fire fire : plan.due(now)) {
             try {
                 handler.accept(fire);

@@ -41,6 +41,29 @@ class LocalSchedulerTest {
     }
 
     @Test
+    void aTimerThatWakesLateStopsFiringUntilThePauseIsCleared() {
+        MutableClock clock = new MutableClock(T0);
+        List<Duration> pauses = new CopyOnWriteArrayList<>();
+        scheduler = new LocalScheduler(clock, fires::add);
+        // A zero threshold makes any wake-up after the planned one count as a pause.
+        scheduler.onPause(Duration.ZERO, pauses::add);
+        scheduler.start();
+        scheduler.update(Map.of("a", cron("a", 1, EVERY_SECOND).build()));
+        scheduler.resumeFiring();
+        clock.set(at("10:00:01"));
+        await().atMost(Duration.ofSeconds(3)).until(() -> !pauses.isEmpty());
+        assertThat(scheduler.isFiring()).isFalse();
+
+        int handedOff = fires.size();
+        clock.set(at("10:00:03"));
+        await().during(Duration.ofMillis(1200)).atMost(Duration.ofSeconds(2)).until(() -> fires.size() == handedOff);
+
+        scheduler.onPause(Duration.ofHours(1), pauses::add);
+        scheduler.resumeFiring();
+        await().atMost(Duration.ofSeconds(3)).until(() -> fires.stream().anyMatch(f -> f.fireTime().equals(at("10:00:03"))));
+    }
+
+    @Test
     void startsStoppedAndNeverFiresUntilResumed() {
         MutableClock clock = new MutableClock(T0);
         start(clock);
