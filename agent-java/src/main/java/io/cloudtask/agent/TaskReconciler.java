@@ -35,6 +35,8 @@ final class TaskReconciler {
     private final Consumer<Collection<String>> specRequester;
     // Written only on the reconcile thread; volatile so status accessors may read them anywhere.
     private volatile Map<String, Long> assigned = Map.of();
+    /** When each assigned task was given to this agent, as the allocation says (may be absent). */
+    private volatile Map<String, com.google.protobuf.Timestamp> assignedAt = Map.of();
     private volatile boolean anyApplied;
     private volatile long lastEpoch;
 
@@ -56,13 +58,18 @@ final class TaskReconciler {
             return false;
         }
         Map<String, Long> tasks = new HashMap<>();
+        Map<String, com.google.protobuf.Timestamp> since = new HashMap<>();
         for (AssignedTask task : assignment.getTasksList()) {
             tasks.put(task.getTaskId(), task.getSpecVersion());
+            if (task.hasAssignedAt()) {
+                since.put(task.getTaskId(), task.getAssignedAt());
+            }
         }
         boolean changed = !anyApplied || assignment.getEpoch() != lastEpoch || !tasks.equals(assigned);
         anyApplied = true;
         lastEpoch = assignment.getEpoch();
         assigned = Map.copyOf(tasks);
+        assignedAt = Map.copyOf(since);
         if (changed) {
             log.info("applied assignment epoch {}: {} task(s)", Long.toUnsignedString(lastEpoch), assigned.size());
         }
@@ -125,8 +132,22 @@ final class TaskReconciler {
     private void publish() {
         Map<String, TaskSpec> fireable = new HashMap<>();
         for (String taskId : assigned.keySet()) {
-            cache.get(taskId).ifPresent(spec -> fireable.put(taskId, spec));
+            cache.get(taskId).ifPresent(spec -> fireable.put(taskId, noReplayBefore(spec, assignedAt.get(taskId))));
         }
         scheduler.accept(fireable);
+    }
+
+    /**
+     * The scheduler never counts a fire before {@code version_created_at} as missed. Hand it the
+     * later of that and the moment the task was assigned to this agent: fires before then
+     * belonged to another agent, whatever this agent's own fire records say.
+     */
+    private static TaskSpec noReplayBefore(TaskSpec spec, com.google.protobuf.Timestamp assignedAt) {
+        if (assignedAt == null || (spec.hasVersionCreatedAt()
+                && !io.cloudtask.schedule.Timestamps.toInstant(assignedAt)
+                        .isAfter(io.cloudtask.schedule.Timestamps.toInstant(spec.getVersionCreatedAt())))) {
+            return spec;
+        }
+        return spec.toBuilder().setVersionCreatedAt(assignedAt).build();
     }
 }

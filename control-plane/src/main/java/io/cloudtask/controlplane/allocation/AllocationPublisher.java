@@ -199,11 +199,27 @@ class AllocationPublisher implements AutoCloseable {
         order.sort(java.util.Comparator.comparing((String agentId) -> !losesATask(published.get(agentId),
                 allocation.tasksOf(agentId))).thenComparing(agentId -> agentId));
         for (String agentId : order) {
+            Map<String, com.google.protobuf.Timestamp> since = assignedSince(published.get(agentId));
+            com.google.protobuf.Timestamp now = Timestamps.of(allocation.at());
             List<AssignedTask> desired = allocation.tasksOf(agentId).stream()
-                    .map(taskId -> AssignedTask.newBuilder().setTaskId(taskId).setSpecVersion(versions.get(taskId)).build())
+                    .map(taskId -> AssignedTask.newBuilder().setTaskId(taskId).setSpecVersion(versions.get(taskId))
+                            .setAssignedAt(since.getOrDefault(taskId, now)).build())
                     .toList();
             write(cluster, agentId, published.get(agentId), desired, allocation.at());
         }
+    }
+
+    /** When each task of an agent's current assignment was given to it (kept while it stays). */
+    private static Map<String, com.google.protobuf.Timestamp> assignedSince(Published before) {
+        Map<String, com.google.protobuf.Timestamp> since = new HashMap<>();
+        if (before != null && before.assignment() != null) {
+            for (AssignedTask task : before.assignment().getTasksList()) {
+                if (task.hasAssignedAt()) {
+                    since.put(task.getTaskId(), task.getAssignedAt());
+                }
+            }
+        }
+        return since;
     }
 
     private static boolean losesATask(Published before, List<String> after) {

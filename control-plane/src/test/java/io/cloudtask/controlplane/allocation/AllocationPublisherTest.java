@@ -96,9 +96,13 @@ class AllocationPublisherTest extends ControlPlaneTest {
         await().atMost(WAIT).until(() -> taskIds("agent-a").contains(taskId.toString()));
         long epochAfterCreate = assignment("agent-a").getEpoch();
 
+        AssignedTask created = assignment("agent-a").getTasksList().stream()
+                .filter(t -> t.getTaskId().equals(taskId.toString())).findFirst().orElseThrow();
+        assertThat(created.hasAssignedAt()).isTrue();
+        // An edit changes the spec version but not when the task was assigned to the agent.
         tasks.replace(taskId, request("alloc-1", "echo two"));
         await().atMost(WAIT).until(() -> assignment("agent-a").getTasksList().contains(
-                AssignedTask.newBuilder().setTaskId(taskId.toString()).setSpecVersion(2).build()));
+                created.toBuilder().setSpecVersion(2).build()));
         assertThat(assignment("agent-a").getEpoch()).isGreaterThan(epochAfterCreate);
 
         joinAgent("agent-b");
