@@ -51,10 +51,16 @@ class ClusterFaultsIT {
             await("every task has fired past the checked window").atMost(scaled(Duration.ofSeconds(20)))
                     .until(() -> ledger.allFiredSince(taskIds, recovered.plusSeconds(5)));
             assertThat(ledger.duplicateFires()).as("fires that ran twice").isEmpty();
+            // If the fault made the allocation move a task (an agent's session ended), the new
+            // owner starts at the first fire after it got the task, so the fire at the hand-over
+            // instant may be lost (docs/cluster.md); never more than that one.
+            int lost = 0;
             for (String taskId : taskIds) {
-                assertThat(ledger.fires(taskId, recovered.plusSeconds(1), recovered.plusSeconds(5)))
-                        .as("fires of task %s after recovery", taskId).hasSize(4);
+                int fired = ledger.fires(taskId, recovered.plusSeconds(1), recovered.plusSeconds(5)).size();
+                assertThat(fired).as("fires of task %s in the 4 s after recovery", taskId).isBetween(3, 4);
+                lost += 4 - fired;
             }
+            log.info("fires lost at hand-overs after the ZooKeeper leader failover: {}", lost);
         }
     }
 
