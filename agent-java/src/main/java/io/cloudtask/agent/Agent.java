@@ -64,6 +64,7 @@ public final class Agent implements AutoCloseable {
     private final ProcessRunner runner;
     private final RunCoordinator coordinator;
     private final LocalScheduler scheduler;
+    private final DiskFireMarkers fireMarkers;
     private final ExecutorService reconcileExecutor;
     private final TaskReconciler reconciler;
     private final CuratorFramework curator;
@@ -88,7 +89,8 @@ public final class Agent implements AutoCloseable {
                 clock);
         this.runner = new ProcessRunner(config.workDir().resolve("tasks"), Platform.current(), outbox, clock);
         this.coordinator = new RunCoordinator(runner, new SecureRandom()::nextDouble);
-        this.scheduler = new LocalScheduler(clock, this::onFire, new DiskFireMarkers(config.workDir().resolve("fires")));
+        this.fireMarkers = new DiskFireMarkers(config.workDir().resolve("fires"));
+        this.scheduler = new LocalScheduler(clock, this::onFire, fireMarkers);
         this.reconcileExecutor = Executors.newSingleThreadExecutor(runnable -> {
             Thread thread = new Thread(runnable, "cloudtask-reconcile");
             thread.setDaemon(true);
@@ -196,6 +198,7 @@ public final class Agent implements AutoCloseable {
         }
         log.info("agent {} stopping", config.agentId());
         scheduler.close();
+        fireMarkers.close();
         coordinator.close();
         runner.close();
         gateway.close();
