@@ -80,8 +80,19 @@ final class CloudTaskSystem implements AutoCloseable {
             connect.append(i > 1 ? "," : "").append("127.0.0.1:").append(clientPorts[i - 1]);
         }
         zookeeperConnect = connect.toString();
-        Awaitility.await("ZooKeeper ensemble with a leader").atMost(scaled(Duration.ofSeconds(60)))
-                .pollInterval(Duration.ofMillis(250)).until(() -> zookeeperLeader() != null);
+        // Every server must serve (one leader, the rest followers), or a later fault test would
+        // run on a smaller ensemble than it thinks.
+        Awaitility.await("every ZooKeeper server serving").atMost(scaled(Duration.ofSeconds(60)))
+                .pollInterval(Duration.ofMillis(250)).until(() -> {
+                    for (Map.Entry<Integer, ManagedProcess> server : zookeeperServers.entrySet()) {
+                        if (!server.getValue().isAlive()) {
+                            throw new AssertionError("a ZooKeeper server exited:\n" + server.getValue().logTail(20));
+                        }
+                    }
+                    return zookeeperServers.keySet().stream().map(CloudTaskSystem::zookeeperMode)
+                            .allMatch(mode -> "leader".equals(mode) || "follower".equals(mode))
+                            && zookeeperLeader() != null;
+                });
         return this;
     }
 
