@@ -44,6 +44,24 @@ class TaskController {
         return tasks.replace(id, request);
     }
 
+    @Post("/{id}/pause")
+    TaskView pause(@PathVariable UUID id) {
+        return tasks.setPaused(id, true);
+    }
+
+    @Post("/{id}/resume")
+    TaskView resume(@PathVariable UUID id) {
+        return tasks.setPaused(id, false);
+    }
+
+    /** Body (optional): {@code {"name": "...", "paused": false}}. */
+    @Post("/{id}/clone")
+    HttpResponse<TaskView> copy(@PathVariable UUID id, @Body @Nullable CloneRequest request) {
+        TaskView created = tasks.copy(id, request == null ? null : request.name(),
+                request == null ? null : request.paused());
+        return HttpResponse.created(created, URI.create("/api/v1/tasks/" + created.id()));
+    }
+
     @Delete("/{id}")
     HttpResponse<Void> delete(@PathVariable UUID id) {
         tasks.delete(id);

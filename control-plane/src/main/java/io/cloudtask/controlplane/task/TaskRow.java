@@ -25,4 +25,24 @@ record TaskRow(
         long version,
         Instant createdAt,
         Instant updatedAt,
-        @Nullable Instant deletedAt) {}
+        @Nullable Instant deletedAt) {
+
+    /** This row paused or resumed, as the next version. */
+    TaskRow withPaused(boolean newPaused, Instant now) {
+        return new TaskRow(id, name, cluster, shellCommand, argvJson, workingDirectory, schedulesJson, timeZone,
+                environmentJson, timeoutSeconds, newPaused, policiesJson, killGraceSeconds, version + 1, createdAt, now,
+                deletedAt);
+    }
+
+    /** This row soft-deleted, as the next version. */
+    TaskRow deletedAt(Instant now) {
+        return new TaskRow(id, name, cluster, shellCommand, argvJson, workingDirectory, schedulesJson, timeZone,
+                environmentJson, timeoutSeconds, paused, policiesJson, killGraceSeconds, version + 1, createdAt, now, now);
+    }
+
+    /** A new task with this definition under another id and name, at version 1. */
+    TaskRow copiedAs(UUID newId, String newName, boolean newPaused, Instant now) {
+        return new TaskRow(newId, newName, cluster, shellCommand, argvJson, workingDirectory, schedulesJson, timeZone,
+                environmentJson, timeoutSeconds, newPaused, policiesJson, killGraceSeconds, 1, now, now, null);
+    }
+}

@@ -70,7 +70,7 @@ public class TaskService {
             requireNameFree(definition.cluster(), definition.name());
             Instant now = clock.instant();
             return tasks.save(toRow(UUID.randomUUID(), definition, 1, now, now));
-        }), definition);
+        }), definition.cluster(), definition.name());
         notifyChanged(saved.cluster());
         return view(saved);
     }
@@ -116,7 +116,7 @@ public class TaskService {
                 requireNameFree(definition.cluster(), definition.name());
             }
             return tasks.update(toRow(id, definition, current.version() + 1, current.createdAt(), clock.instant()));
-        }), definition);
+        }), definition.cluster(), definition.name());
         notifyChanged(saved.cluster());
         if (!before[0].cluster().equals(saved.cluster())) {
             notifyChanged(before[0].cluster());
@@ -125,16 +125,51 @@ public class TaskService {
     }
 
     public void delete(UUID id) {
-        TaskRow deleted = transactions.executeWrite(status -> {
-            TaskRow current = tasks.lockLive(id).orElseThrow(() -> notFound(id));
-            Instant now = clock.instant();
-            return tasks.update(new TaskRow(current.id(), current.name(), current.cluster(), current.shellCommand(),
-                    current.argvJson(), current.workingDirectory(), current.schedulesJson(), current.timeZone(),
-                    current.environmentJson(), current.timeoutSeconds(), current.paused(), current.policiesJson(),
-                    current.killGraceSeconds(), current.version() + 1,
-                    current.createdAt(), now, now));
-        });
+        TaskRow deleted = transactions.executeWrite(status ->
+                tasks.update(tasks.lockLive(id).orElseThrow(() -> notFound(id)).deletedAt(clock.instant())));
         notifyChanged(deleted.cluster());
+    }
+
+    /**
+     * Pauses or resumes a task: a paused task stays assigned but does not fire on schedule. Asking
+     * for the state the task is already in changes nothing (no new version).
+     */
+    public TaskView setPaused(UUID id, boolean paused) {
+        TaskRow[] saved = new TaskRow[1];
+        boolean changed = transactions.executeWrite(status -> {
+            TaskRow current = tasks.lockLive(id).orElseThrow(() -> notFound(id));
+            if (current.paused() == paused) {
+                saved[0] = current;
+                return false;
+            }
+            saved[0] = tasks.update(current.withPaused(paused, clock.instant()));
+            return true;
+        });
+        if (changed) {
+            notifyChanged(saved[0].cluster());
+        }
+        return view(saved[0]);
+    }
+
+    /**
+     * Copies a task's whole definition into a new task with another name (default "{name} (copy)").
+     * The copy is created paused unless {@code paused} says otherwise, so a copy never doubles the
+     * original's runs by surprise.
+     */
+    public TaskView copy(UUID id, String name, Boolean paused) {
+        TaskRow source = tasks.findByIdAndDeletedAtIsNull(id).orElseThrow(() -> notFound(id));
+        String copyName = name == null ? source.name() + " (copy)" : name.strip();
+        if (copyName.isEmpty() || copyName.length() > TaskValidator.MAX_NAME_LENGTH
+                || copyName.chars().anyMatch(Character::isISOControl)) {
+            throw ApiException.invalid("name", "name must be 1-" + TaskValidator.MAX_NAME_LENGTH
+                    + " characters without control characters");
+        }
+        TaskRow saved = writeGuardingNames(() -> transactions.executeWrite(status -> {
+            requireNameFree(source.cluster(), copyName);
+            return tasks.save(source.copiedAs(UUID.randomUUID(), copyName, paused == null || paused, clock.instant()));
+        }), source.cluster(), copyName);
+        notifyChanged(saved.cluster());
+        return view(saved);
     }
 
     /** Whether a task with this id exists or existed (deleted tasks keep their run history). */
@@ -188,15 +223,15 @@ public class TaskService {
     }
 
     /** Two concurrent creates can both pass the name check; the unique index decides. */
-    private TaskRow writeGuardingNames(java.util.function.Supplier<TaskRow> write, TaskDefinition definition) {
+    private TaskRow writeGuardingNames(java.util.function.Supplier<TaskRow> write, String cluster, String name) {
         try {
             return write.get();
         } catch (RuntimeException e) {
             for (Throwable t = e; t != null; t = t.getCause()) {
                 if (t instanceof SQLException sql && "23505".equals(sql.getSQLState())) {
                     throw new ApiException(io.cloudtask.controlplane.api.ErrorKind.CONFLICT, "name",
-                            "a task named '" + definition.name() + "' already exists in cluster '"
-                                    + definition.cluster() + "'; choose another name or edit that task", e);
+                            "a task named '" + name + "' already exists in cluster '"
+                                    + cluster + "'; choose another name or edit that task", e);
                 }
             }
             throw e;

@@ -66,6 +66,41 @@ class TaskApiTest extends ControlPlaneTest {
     }
 
     @Test
+    void pausesResumesAndClonesATask() {
+        String id = rest.post("/api/v1/tasks", task("to-clone", "echo original", "*/5 * * * * ?")).json().get("id").asText();
+
+        JsonNode paused = rest.post("/api/v1/tasks/" + id + "/pause", "").json();
+        assertThat(paused.get("paused").asBoolean()).isTrue();
+        assertThat(paused.get("version").asLong()).isEqualTo(2);
+        assertThat(paused.get("nextFireTimes")).isEmpty();
+        assertThat(rest.post("/api/v1/tasks/" + id + "/pause", "").json().get("version").asLong())
+                .as("pausing a paused task changes nothing").isEqualTo(2);
+        JsonNode resumed = rest.post("/api/v1/tasks/" + id + "/resume", "").json();
+        assertThat(resumed.get("paused").asBoolean()).isFalse();
+        assertThat(resumed.get("version").asLong()).isEqualTo(3);
+
+        RestClient.Response copy = rest.post("/api/v1/tasks/" + id + "/clone", "");
+        assertThat(copy.status()).isEqualTo(201);
+        JsonNode cloned = copy.json();
+        assertThat(cloned.get("id").asText()).isNotEqualTo(id);
+        assertThat(cloned.get("name").asText()).isEqualTo("to-clone (copy)");
+        assertThat(cloned.get("command").asText()).isEqualTo("echo original");
+        assertThat(cloned.get("schedules")).isEqualTo(resumed.get("schedules"));
+        assertThat(cloned.get("environment")).isEqualTo(resumed.get("environment"));
+        assertThat(cloned.get("paused").asBoolean()).as("a copy starts paused").isTrue();
+        assertThat(cloned.get("version").asLong()).isEqualTo(1);
+
+        RestClient.Response named = rest.post("/api/v1/tasks/" + id + "/clone", "{\"name\": \"to-clone-2\", \"paused\": false}");
+        assertThat(named.json().get("paused").asBoolean()).isFalse();
+        RestClient.Response again = rest.post("/api/v1/tasks/" + id + "/clone", "{\"name\": \"to-clone-2\"}");
+        assertThat(again.status()).isEqualTo(409);
+        assertThat(again.json().get("field").asText()).isEqualTo("name");
+        assertThat(rest.post("/api/v1/tasks/" + id + "/clone", "{\"name\": \"  \"}").json().get("field").asText())
+                .isEqualTo("name");
+        assertThat(rest.post("/api/v1/tasks/00000000-0000-0000-0000-000000000000/pause", "").status()).isEqualTo(404);
+    }
+
+    @Test
     void listsTasksPageByPage() {
         for (int i = 0; i < 5; i++) {
             assertThat(rest.post("/api/v1/tasks", task("paged-" + i, "true", "0 0 * * * ?")).status()).isEqualTo(201);
