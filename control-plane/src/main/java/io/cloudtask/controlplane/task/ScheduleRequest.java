@@ -1,7 +1,6 @@
 package io.cloudtask.controlplane.task;
 
 import com.fasterxml.jackson.annotation.JsonInclude;
-import io.micronaut.core.annotation.Creator;
 import io.micronaut.core.annotation.Nullable;
 import io.micronaut.serde.annotation.Serdeable;
 import java.time.Instant;
@@ -53,18 +52,9 @@ public record ScheduleRequest(
     @JsonInclude(JsonInclude.Include.NON_NULL)
     public record Window(@Nullable String start, @Nullable String end) {}
 
-    /** Deserialisation uses this canonical constructor; the short one below is for code. */
-    @Creator
-    public ScheduleRequest {
-    }
-
-    /**
-     * A cron schedule: the constructor from before the other kinds existed, kept for callers
-     * that build cron schedules in code.
-     */
-    public ScheduleRequest(String type, String expression, String syntax, Boolean enabled, Instant activeFrom,
-            Instant activeUntil) {
-        this(type, expression, syntax, null, null, null, null, null, null, null, null, null, null, null, null, enabled,
-                activeFrom, activeUntil);
+    /** An enabled Quartz cron schedule, for code that builds tasks (the API takes JSON). */
+    public static ScheduleRequest cron(String expression) {
+        return new ScheduleRequest("cron", expression, null, null, null, null, null, null, null, null, null, null, null,
+                null, null, true, null, null);
     }
 }

@@ -19,9 +19,6 @@ interface TaskRepository extends CrudRepository<TaskRow, UUID> {
 
     List<TaskRow> findByIdInListAndDeletedAtIsNull(Collection<UUID> ids);
 
-    @Query("SELECT * FROM tasks WHERE cluster = :cluster AND deleted_at IS NULL")
-    List<TaskRow> liveInCluster(String cluster);
-
     boolean existsByClusterAndNameAndDeletedAtIsNull(String cluster, String name);
 
     /** A page of live tasks ordered by id, starting after {@code after}. */

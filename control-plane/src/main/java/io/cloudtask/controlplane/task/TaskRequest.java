@@ -1,6 +1,5 @@
 package io.cloudtask.controlplane.task;
 
-import io.micronaut.core.annotation.Creator;
 import io.micronaut.core.annotation.Nullable;
 import io.micronaut.serde.annotation.Serdeable;
 import java.util.List;
@@ -30,16 +29,9 @@ public record TaskRequest(
         @Nullable Long killGraceSeconds,
         @Nullable Long version) {
 
-    /** Deserialisation uses this canonical constructor; the short one below is for code. */
-    @Creator
-    public TaskRequest {
-    }
-
-    /** A task with default run policies: the constructor from before policies existed. */
-    public TaskRequest(String name, String cluster, String command, List<String> argv, String workingDirectory,
-            List<ScheduleRequest> schedules, String timeZone, Map<String, String> environment, Long timeoutSeconds,
-            Boolean paused, Long version) {
-        this(name, cluster, command, argv, workingDirectory, schedules, timeZone, environment, timeoutSeconds, paused,
-                null, null, null, null, version);
+    /** A shell-command task with default policies, for code that builds tasks (the API takes JSON). */
+    public static TaskRequest shell(String name, String cluster, String command, List<ScheduleRequest> schedules) {
+        return new TaskRequest(name, cluster, command, null, null, schedules, null, Map.of(), null, null, null, null,
+                null, null, null);
     }
 }

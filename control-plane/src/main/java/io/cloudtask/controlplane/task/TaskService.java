@@ -179,9 +179,20 @@ public class TaskService {
 
     /** The live tasks of a cluster with their spec versions, for allocation. */
     public List<TaskRef> liveTasks(String cluster) {
-        return tasks.liveInCluster(cluster).stream()
-                .map(row -> new TaskRef(row.id().toString(), row.version()))
-                .toList();
+        // Every publication reads this: only ids and versions, not the definitions.
+        return transactions.executeRead(status -> {
+            List<TaskRef> refs = new ArrayList<>();
+            try (java.sql.PreparedStatement select = status.getConnection().prepareStatement(
+                    "SELECT id, version FROM tasks WHERE cluster = ? AND deleted_at IS NULL")) {
+                select.setString(1, cluster);
+                try (java.sql.ResultSet rows = select.executeQuery()) {
+                    while (rows.next()) {
+                        refs.add(new TaskRef(rows.getObject(1, UUID.class).toString(), rows.getLong(2)));
+                    }
+                }
+            }
+            return refs;
+        });
     }
 
     /** The specs of the given live tasks; ids that are malformed, unknown or deleted are missing. */

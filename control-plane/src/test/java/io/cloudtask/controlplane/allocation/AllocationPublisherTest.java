@@ -17,7 +17,6 @@ import io.micronaut.test.extensions.junit5.annotation.MicronautTest;
 import jakarta.inject.Inject;
 import java.time.Duration;
 import java.util.List;
-import java.util.Map;
 import java.util.UUID;
 import org.apache.curator.framework.CuratorFramework;
 import org.apache.curator.framework.CuratorFrameworkFactory;
@@ -83,9 +82,7 @@ class AllocationPublisherTest extends ControlPlaneTest {
     }
 
     private static TaskRequest request(String name, String cluster, String command) {
-        return new TaskRequest(name, cluster, command, null, null,
-                List.of(new ScheduleRequest("cron", "* * * * * ?", null, null, null, null)), null, Map.of(), null,
-                null, null);
+        return TaskRequest.shell(name, cluster, command, List.of(ScheduleRequest.cron("* * * * * ?")));
     }
 
     @Test
