@@ -45,4 +45,15 @@ class ZkLayoutTest {
         assertThat(RunIds.runId("t", fire, 1)).isNotEqualTo(RunIds.runId("t", fire, 2));
         assertThat(RunIds.runId("t", fire, 1)).isNotEqualTo(RunIds.runId("t", fire.plusMillis(1), 1));
     }
+
+    @Test
+    void commandRunIdsAreStableAndApartFromScheduledFires() {
+        String command = "0f8fad5b-d9cb-469f-a165-70867728950e";
+        assertThat(RunIds.commandRunId("t", command, 1)).isEqualTo(RunIds.commandRunId("t", command, 1));
+        assertThat(RunIds.commandRunId("t", command, 1)).isNotEqualTo(RunIds.commandRunId("t", command, 2));
+        assertThat(RunIds.commandRunId("t", command, 1)).isNotEqualTo(RunIds.commandRunId("u", command, 1));
+        // The documented derivation, so an agent in another language can reproduce it.
+        assertThat(RunIds.commandRunId("t", command, 1)).isEqualTo(java.util.UUID.nameUUIDFromBytes(
+                ("t/command/" + command + "/1").getBytes(java.nio.charset.StandardCharsets.UTF_8)).toString());
+    }
 }
