@@ -1,5 +1,7 @@
 package io.cloudtask.agent;
 
+import io.cloudtask.agent.command.CommandHandler;
+import io.cloudtask.agent.command.CommandJournal;
 import io.cloudtask.agent.gateway.Backoff;
 import io.cloudtask.agent.gateway.ChannelFactory;
 import io.cloudtask.agent.gateway.GatewayClient;
@@ -17,6 +19,8 @@ import io.cloudtask.agent.schedule.LocalScheduler;
 import io.cloudtask.agent.spec.SpecCache;
 import io.cloudtask.proto.v1.AgentInfo;
 import io.cloudtask.proto.v1.Assignment;
+import io.cloudtask.proto.v1.KillRun;
+import io.cloudtask.proto.v1.RunNow;
 import io.cloudtask.proto.v1.TaskSpecs;
 import io.cloudtask.proto.v1.Welcome;
 import java.io.IOException;
@@ -42,8 +46,8 @@ import org.slf4j.LoggerFactory;
  * The agent: wires ZooKeeper membership, the fencing policy, the spec cache, the local scheduler,
  * the process runner, the outbox and the gateway stream.
  *
- * <p>Threads: {@code cloudtask-reconcile} applies assignments, specs and reconnect re-reads one at
- * a time; {@code cloudtask-timer} fires; {@code cloudtask-run-*} and {@code cloudtask-output-*} run
+ * <p>Threads: {@code cloudtask-reconcile} applies assignments, specs, reconnect re-reads and the
+ * control plane's commands one at a time; {@code cloudtask-timer} fires; {@code cloudtask-run-*} and {@code cloudtask-output-*} run
  * processes and read their output; {@code cloudtask-gateway} owns the stream; Curator and gRPC
  * threads only hand work to those.
  *
@@ -71,6 +75,8 @@ public final class Agent implements AutoCloseable {
     private final ZkMembership membership;
     private final FencingPolicy fencing;
     private final GatewayClient gateway;
+    private final CommandJournal commandJournal;
+    private final CommandHandler commands;
     private final AtomicBoolean started = new AtomicBoolean();
     private final AtomicBoolean closed = new AtomicBoolean();
     private volatile AgentInfo info;
@@ -100,6 +106,8 @@ public final class Agent implements AutoCloseable {
                 new GatewayClient.Settings(config.agentId(), config.cluster(), config.joinToken(), config.controlPlane(),
                         new Backoff(config.reconnectInitialBackoff(), config.reconnectMaxBackoff()), FLUSH_TIMEOUT),
                 () -> info, outbox, new Listener(), channelFactory, new SecureRandom());
+        this.commandJournal = new CommandJournal(config.workDir().resolve("commands"), clock);
+        this.commands = new CommandHandler(commandJournal, coordinator, gateway::sendCommandAck, clock);
         this.reconciler = new TaskReconciler(specCache, scheduler::update, gateway::requestSpecs);
         this.curator = CuratorFrameworkFactory.builder()
                 .connectString(config.zookeeper())
@@ -139,6 +147,12 @@ public final class Agent implements AutoCloseable {
             outbox.open();
         } catch (IOException e) {
             throw new UncheckedIOException("cannot open the run-event spool in " + config.spoolDir() + ": " + e.getMessage(), e);
+        }
+        try {
+            commandJournal.open();
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot open the command journal in " + config.workDir().resolve("commands")
+                    + ": " + e.getMessage(), e);
         }
         specCache.load();
         info = HostFacts.agentInfo(config, clock.instant());
@@ -205,6 +219,7 @@ public final class Agent implements AutoCloseable {
         // After the gateway: it reads and acknowledges until it is closed. Runs still in flight can
         // no longer report; their events are lost (a later issue waits for them or kills them).
         outbox.close();
+        commandJournal.close();
         try {
             membership.close();
         } catch (Exception e) {
@@ -258,6 +273,16 @@ public final class Agent implements AutoCloseable {
         @Override
         public void onTaskSpecs(TaskSpecs specs) {
             onReconcileThread(() -> reconciler.applySpecs(specs));
+        }
+
+        @Override
+        public void onRunNow(RunNow command) {
+            onReconcileThread(() -> commands.runNow(command));
+        }
+
+        @Override
+        public void onKillRun(KillRun command) {
+            onReconcileThread(() -> commands.killRun(command));
         }
     }
 }

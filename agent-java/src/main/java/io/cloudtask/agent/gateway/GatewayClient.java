@@ -4,6 +4,7 @@ import io.cloudtask.agent.outbox.RunEventOutbox;
 import io.cloudtask.proto.v1.AgentGatewayGrpc;
 import io.cloudtask.proto.v1.AgentInfo;
 import io.cloudtask.proto.v1.AgentMessage;
+import io.cloudtask.proto.v1.CommandAck;
 import io.cloudtask.proto.v1.ControlMessage;
 import io.cloudtask.proto.v1.Hello;
 import io.cloudtask.proto.v1.ProtocolVersion;
@@ -145,6 +146,21 @@ public final class GatewayClient implements AutoCloseable {
     }
 
     /**
+     * Answers a command. Dropped when no stream is welcomed: the control plane delivers an
+     * unanswered command again on the next stream, and the agent answers it again from its journal.
+     */
+    public void sendCommandAck(CommandAck ack) {
+        onExecutor(() -> {
+            Session s = session;
+            if (s == null || !s.welcomed) {
+                log.info("not answering command {} now: no stream; it is answered when delivered again", ack.getCommandId());
+                return;
+            }
+            s.requests.onNext(AgentMessage.newBuilder().setCommandAck(ack).build());
+        });
+    }
+
+    /**
      * Waits up to the flush timeout for unacknowledged events to be acknowledged (only if a stream
      * is up), then half-closes the stream, stops reconnecting and shuts the channels down.
      */
@@ -245,6 +261,8 @@ public final class GatewayClient implements AutoCloseable {
                 drain(s);
             }
             case TASK_SPECS -> listener.onTaskSpecs(message.getTaskSpecs());
+            case RUN_NOW -> listener.onRunNow(message.getRunNow());
+            case KILL_RUN -> listener.onKillRun(message.getKillRun());
             case ACK -> outbox.acknowledge(message.getAck().getJournalSequence());
             case BODY_NOT_SET -> log.debug("ignoring a control message this agent does not understand");
         }

@@ -1,5 +1,7 @@
 package io.cloudtask.agent.gateway;
 
+import io.cloudtask.proto.v1.KillRun;
+import io.cloudtask.proto.v1.RunNow;
 import io.cloudtask.proto.v1.TaskSpecs;
 import io.cloudtask.proto.v1.Welcome;
 
@@ -14,4 +16,10 @@ public interface GatewayListener {
 
     /** The answer to a {@code SpecRequest}. */
     void onTaskSpecs(TaskSpecs specs);
+
+    /** A command to run a task now; answer with {@link GatewayClient#sendCommandAck}. */
+    void onRunNow(RunNow command);
+
+    /** A command to kill a run; answer with {@link GatewayClient#sendCommandAck}. */
+    void onKillRun(KillRun command);
 }

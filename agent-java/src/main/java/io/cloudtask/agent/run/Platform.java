@@ -16,6 +16,13 @@ public interface Platform {
     /** The argv that runs {@code command} through the platform shell. */
     List<String> shellCommand(String command);
 
+    /**
+     * {@code argument} quoted so the platform shell passes it to the program as one word, unchanged.
+     *
+     * @throws IllegalArgumentException when the shell cannot be given this argument safely
+     */
+    String quoteForShell(String argument);
+
     /** The null device, used as the child's stdin so it never waits for input. */
     File nullDevice();
 
@@ -45,6 +52,15 @@ public interface Platform {
         @Override
         public List<String> shellCommand(String command) {
             return List.of("/bin/sh", "-c", command);
+        }
+
+        /** Single quotes keep everything literal; a single quote itself closes, escapes and reopens. */
+        @Override
+        public String quoteForShell(String argument) {
+            if (argument.indexOf('\0') >= 0) {
+                throw new IllegalArgumentException("an argument cannot contain a NUL character");
+            }
+            return "'" + argument.replace("'", "'\\''") + "'";
         }
 
         @Override
@@ -91,6 +107,29 @@ public interface Platform {
         @Override
         public List<String> shellCommand(String command) {
             return List.of("cmd.exe", "/d", "/s", "/c", "\"" + command + "\"");
+        }
+
+        /**
+         * Double quotes as the C runtime parses them (backslashes are literal except before a quote).
+         * cmd.exe still expands {@code %VAR%} and treats {@code "} specially inside quotes, so
+         * arguments with those characters, or line breaks, are refused rather than passed altered.
+         */
+        @Override
+        public String quoteForShell(String argument) {
+            for (char c : new char[] {'"', '%', '\n', '\r', '\0'}) {
+                if (argument.indexOf(c) >= 0) {
+                    throw new IllegalArgumentException("the argument " + argument.replace("\n", "\\n").replace("\r", "\\r")
+                            + " cannot be passed through cmd.exe unaltered (it contains quote, percent or line-break"
+                            + " characters); give the task an argv command to pass it as is");
+                }
+            }
+            int trailingBackslashes = 0;
+            while (trailingBackslashes < argument.length()
+                    && argument.charAt(argument.length() - 1 - trailingBackslashes) == '\\') {
+                trailingBackslashes++;
+            }
+            // Doubled so the closing quote is not taken as escaped.
+            return "\"" + argument + "\\".repeat(trailingBackslashes) + "\"";
         }
 
         @Override

@@ -136,7 +136,8 @@ public final class ProcessRunner implements AutoCloseable {
                 .setSpecVersion(request.spec().getVersion())
                 .setFinishedAt(Timestamps.of(clock.instant()))
                 .setStatus(status)
-                .setError(error)).build());
+                .setError(error)
+                .setCommandId(request.commandId())).build());
         log.info("task {} fire {}: {} ({})", request.taskId(), request.fireTime(), status, error);
     }
 
@@ -242,12 +243,12 @@ public final class ProcessRunner implements AutoCloseable {
         TaskSpec spec = request.spec();
         Command command = spec.getCommand();
         List<String> argv = switch (command.getKindCase()) {
-            case SHELL -> platform.shellCommand(command.getShell());
+            case SHELL -> platform.shellCommand(withArguments(command.getShell(), request.manual()));
             case ARGV -> {
                 if (command.getArgv().getArgsCount() == 0) {
                     throw new IllegalArgumentException("the task's argv is empty: give the program and its arguments");
                 }
-                yield command.getArgv().getArgsList();
+                yield withArguments(command.getArgv().getArgsList(), request.manual());
             }
             case KIND_NOT_SET -> throw new IllegalArgumentException("the task has no command: set shell or argv");
         };
@@ -268,11 +269,37 @@ public final class ProcessRunner implements AutoCloseable {
                 .redirectError(ProcessBuilder.Redirect.PIPE);
         Map<String, String> env = builder.environment();
         env.putAll(spec.getEnvironmentMap());
+        if (request.manual() != null) {
+            env.putAll(request.manual().environment());
+        }
         env.put("CLOUDTASK_TASK_ID", spec.getTaskId());
         env.put("CLOUDTASK_RUN_ID", runId);
         env.put("CLOUDTASK_FIRE_TIME", request.fireTime().toString());
         env.put("CLOUDTASK_ATTEMPT", Integer.toString(request.attempt()));
         return builder;
+    }
+
+    /** A shell command line with a manual run's arguments appended, each quoted for the shell. */
+    private String withArguments(String commandLine, ManualRun manual) {
+        if (manual == null || manual.arguments() == null) {
+            return commandLine;
+        }
+        StringBuilder line = new StringBuilder(commandLine);
+        for (String argument : manual.arguments()) {
+            line.append(' ').append(platform.quoteForShell(argument));
+        }
+        return line.toString();
+    }
+
+    /** An argv with a manual run's arguments in place of the task's (the program stays). */
+    private static List<String> withArguments(List<String> argv, ManualRun manual) {
+        if (manual == null || manual.arguments() == null) {
+            return argv;
+        }
+        List<String> replaced = new ArrayList<>(1 + manual.arguments().size());
+        replaced.add(argv.get(0));
+        replaced.addAll(manual.arguments());
+        return replaced;
     }
 
     private void read(RunState state, InputStream in, OutputStream stream) {
@@ -330,7 +357,8 @@ public final class ProcessRunner implements AutoCloseable {
                 .setTrigger(r.trigger())
                 .setSpecVersion(r.spec().getVersion())
                 .setStartedAt(Timestamps.of(state.startedAt))
-                .setPid(pid)).build());
+                .setPid(pid)
+                .setCommandId(r.commandId())).build());
     }
 
     private void emitFinished(RunState state, RunStatus status, Integer exitCode, String error) {
@@ -347,7 +375,8 @@ public final class ProcessRunner implements AutoCloseable {
                 .setStatus(status)
                 .setHasExitCode(exitCode != null)
                 .setExitCode(exitCode == null ? 0 : exitCode)
-                .setError(error);
+                .setError(error)
+                .setCommandId(r.commandId());
         synchronized (state) {
             finished.setOutputChunkCount(state.nextSequence).setOutputBytes(state.outputBytes);
         }

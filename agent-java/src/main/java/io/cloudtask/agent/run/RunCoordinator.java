@@ -5,7 +5,6 @@ import io.cloudtask.agent.policy.RetryDelays;
 import io.cloudtask.agent.policy.TaskPolicy;
 import io.cloudtask.agent.schedule.Fire;
 import io.cloudtask.proto.v1.RunStatus;
-import io.cloudtask.proto.v1.Trigger;
 import java.time.Duration;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
@@ -14,6 +13,7 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.Executors;
 import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.ScheduledExecutorService;
@@ -60,6 +60,28 @@ public final class RunCoordinator implements AutoCloseable {
         onThread(() -> onFire(fire), "fire of task " + fire.taskId() + " at " + fire.fireTime());
     }
 
+    /**
+     * Hands over a run asked for by a command; the task's overlap policy applies as to any fire.
+     * Never blocks.
+     */
+    public void runNow(RunRequest request) {
+        onThread(() -> decide(request), "manual run " + request.runId() + " of task " + request.taskId());
+    }
+
+    /**
+     * Kills a running run's process tree; it ends KILLED with {@code reason} and is not retried.
+     *
+     * @return completes with whether the run was running here (false: unknown or already ended)
+     */
+    public CompletableFuture<Boolean> kill(String runId, String reason) {
+        CompletableFuture<Boolean> found = new CompletableFuture<>();
+        onThread(() -> found.complete(killRunning(runId, reason)), "kill of run " + runId);
+        if (executor.isShutdown()) {
+            found.complete(false);
+        }
+        return found;
+    }
+
     /** Stops starting runs and retries; runs in flight finish on their own. */
     @Override
     public void close() {
@@ -73,11 +95,28 @@ public final class RunCoordinator implements AutoCloseable {
                     "missed while the agent was down or not firing; misfire policy " + TaskPolicy.of(fire.spec()).misfire());
             return;
         }
-        TaskPolicy policy = TaskPolicy.of(fire.spec());
-        TaskRuns runs = tasks.computeIfAbsent(fire.taskId(), TaskRuns::new);
+        decide(request);
+    }
+
+    private boolean killRunning(String runId, String reason) {
+        for (TaskRuns runs : tasks.values()) {
+            for (Active active : runs.inFlight) {
+                if (active.handle != null && active.request.runId().equals(runId)) {
+                    active.handle.kill(reason);
+                    return true;
+                }
+            }
+        }
+        return false;
+    }
+
+    /** Applies the task's overlap policy to a run that is due. */
+    private void decide(RunRequest request) {
+        TaskPolicy policy = TaskPolicy.of(request.spec());
+        TaskRuns runs = tasks.computeIfAbsent(request.taskId(), TaskRuns::new);
         List<OverlapDecider.InFlight> inFlight = runs.inFlight.stream()
                 .map(a -> new OverlapDecider.InFlight(a.request.runId(), a.request.fireTime())).toList();
-        OverlapDecider.Decision decision = OverlapDecider.decide(policy, inFlight, runs.queue.size(), fire.fireTime());
+        OverlapDecider.Decision decision = OverlapDecider.decide(policy, inFlight, runs.queue.size(), request.fireTime());
         if (decision instanceof OverlapDecider.Start) {
             start(runs, request);
         } else if (decision instanceof OverlapDecider.Enqueue) {
@@ -126,7 +165,7 @@ public final class RunCoordinator implements AutoCloseable {
         boolean retryable = status == RunStatus.RUN_STATUS_FAILED || status == RunStatus.RUN_STATUS_TIMED_OUT;
         if (retryable && done.attempt() < policy.maxAttempts() && !executor.isShutdown()) {
             Duration delay = new RetryDelays(policy.retryInitialDelay(), policy.retryMaxDelay(), random).delay(done.attempt());
-            RunRequest next = new RunRequest(done.spec(), done.fireTime(), done.attempt() + 1, Trigger.TRIGGER_RETRY);
+            RunRequest next = done.nextAttempt();
             log.info("task {} fire {} attempt {} ended {}; attempt {} in {}", done.taskId(), done.fireTime(), done.attempt(),
                     status, next.attempt(), delay);
             active.request = next;

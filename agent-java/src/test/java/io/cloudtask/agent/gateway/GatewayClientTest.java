@@ -9,7 +9,12 @@ import io.cloudtask.agent.TestSpecs;
 import io.cloudtask.agent.outbox.DiskRunEventOutbox;
 import io.cloudtask.proto.v1.AgentInfo;
 import io.cloudtask.proto.v1.AgentMessage;
+import io.cloudtask.proto.v1.CommandAck;
+import io.cloudtask.proto.v1.CommandOutcome;
+import io.cloudtask.proto.v1.ControlMessage;
 import io.cloudtask.proto.v1.Hello;
+import io.cloudtask.proto.v1.KillRun;
+import io.cloudtask.proto.v1.RunNow;
 import io.cloudtask.proto.v1.OutputChunk;
 import io.cloudtask.proto.v1.TaskSpecs;
 import io.cloudtask.proto.v1.Welcome;
@@ -39,6 +44,7 @@ class GatewayClientTest {
     private DiskRunEventOutbox outbox;
     private final List<TaskSpecs> receivedSpecs = new CopyOnWriteArrayList<>();
     private final List<Welcome> welcomes = new CopyOnWriteArrayList<>();
+    private final List<String> commands = new CopyOnWriteArrayList<>();
     private FakeGateway gateway;
     private GatewayClient client;
 
@@ -91,6 +97,23 @@ class GatewayClientTest {
 
         await().atMost(WAIT).until(() -> outbox.acknowledgedSequence() == second);
         assertThat(outbox.read(0, 10, Long.MAX_VALUE)).extracting(AgentMessage::getJournalSequence).containsExactly(third);
+    }
+
+    @Test
+    void handsCommandsToTheListenerAndSendsTheirAnswers() {
+        startClient(gateway.channels(), List.of("cp:9090"));
+        await().atMost(WAIT).until(client::isConnected);
+
+        gateway.current().send(ControlMessage.newBuilder().setRunNow(RunNow.newBuilder().setCommandId("c-1")).build());
+        gateway.current().send(ControlMessage.newBuilder().setKillRun(KillRun.newBuilder().setCommandId("c-2")).build());
+        await().atMost(WAIT).until(() -> commands.size() == 2);
+        assertThat(commands).containsExactly("c-1", "c-2");
+
+        client.sendCommandAck(CommandAck.newBuilder().setCommandId("c-1")
+                .setOutcome(CommandOutcome.COMMAND_OUTCOME_ACCEPTED).build());
+        await().atMost(WAIT).until(() -> gateway.current().received.stream().anyMatch(AgentMessage::hasCommandAck));
+        assertThat(gateway.current().received.stream().filter(AgentMessage::hasCommandAck).findFirst().orElseThrow()
+                .getCommandAck().getCommandId()).isEqualTo("c-1");
     }
 
     @Test
@@ -226,6 +249,16 @@ class GatewayClientTest {
                     @Override
                     public void onTaskSpecs(TaskSpecs specs) {
                         receivedSpecs.add(specs);
+                    }
+
+                    @Override
+                    public void onRunNow(RunNow command) {
+                        commands.add(command.getCommandId());
+                    }
+
+                    @Override
+                    public void onKillRun(KillRun command) {
+                        commands.add(command.getCommandId());
                     }
                 }, channels, new SplittableRandom(7));
         client.start();

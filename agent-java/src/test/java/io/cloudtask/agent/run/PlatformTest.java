@@ -1,6 +1,7 @@
 package io.cloudtask.agent.run;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import org.junit.jupiter.api.Test;
 
@@ -27,5 +28,25 @@ class PlatformTest {
     @Test
     void theCurrentProcessIsRunning() {
         assertThat(Platform.current().isRunning(ProcessHandle.current())).isTrue();
+    }
+
+    @Test
+    void windowsQuotesArgumentsForTheCRuntimeAndRefusesWhatCmdWouldAlter() {
+        Platform windows = Platform.forOsName("Windows 11");
+
+        assertThat(windows.quoteForShell("a b")).isEqualTo("\"a b\"");
+        assertThat(windows.quoteForShell("C:\\dir\\")).isEqualTo("\"C:\\dir\\\\\"");
+        assertThat(windows.quoteForShell("x & y | z")).isEqualTo("\"x & y | z\"");
+        assertThatThrownBy(() -> windows.quoteForShell("%PATH%")).isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining("argv command");
+        assertThatThrownBy(() -> windows.quoteForShell("say \"hi\"")).isInstanceOf(IllegalArgumentException.class);
+    }
+
+    @Test
+    void unixQuotesEveryArgumentLiterally() {
+        Platform unix = Platform.forOsName("Linux");
+
+        assertThat(unix.quoteForShell("it's $HOME")).isEqualTo("'it'\\''s $HOME'");
+        assertThat(unix.quoteForShell("")).isEqualTo("''");
     }
 }
