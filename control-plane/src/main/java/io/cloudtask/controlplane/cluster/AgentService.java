@@ -1,10 +1,7 @@
 package io.cloudtask.controlplane.cluster;
 
 import io.cloudtask.controlplane.api.ApiException;
-import io.cloudtask.controlplane.api.ErrorKind;
 import io.cloudtask.proto.v1.AgentInfo;
-import io.cloudtask.proto.v1.AssignedTask;
-import io.cloudtask.proto.v1.Assignment;
 import io.cloudtask.protocol.ZkLayout;
 import jakarta.inject.Singleton;
 import java.util.ArrayList;
@@ -30,9 +27,11 @@ class AgentService {
     private final ClusterService clusters;
     private final CuratorFramework zookeeper;
     private final List<AgentFlagsListener> listeners;
+    private final Assignments assignments;
 
     AgentService(AgentDirectory directory, ClusterService clusters, CuratorFramework zookeeper,
-            List<AgentFlagsListener> listeners) {
+            List<AgentFlagsListener> listeners, Assignments assignments) {
+        this.assignments = assignments;
         this.directory = directory;
         this.clusters = clusters;
         this.zookeeper = zookeeper;
@@ -109,7 +108,7 @@ class AgentService {
     }
 
     private AgentView view(String cluster, String id, AgentRow row, AgentInfo info, boolean withTaskIds) {
-        List<String> taskIds = assignedTasks(cluster, id);
+        List<String> taskIds = assignments.assignedTasks(cluster, id);
         AgentFlags flags = row == null ? AgentFlags.NONE : row.flags();
         boolean online = info != null;
         String hostname = online ? info.getHostname() : row.hostname();
@@ -149,20 +148,6 @@ class AgentService {
         }
     }
 
-    private List<String> assignedTasks(String cluster, String agentId) {
-        byte[] data = read(ZkLayout.allocation(cluster, agentId));
-        if (data == null) {
-            return List.of();
-        }
-        try {
-            Assignment assignment = ZkLayout.decodeAssignment(data);
-            return assignment.getTasksList().stream().map(AssignedTask::getTaskId).toList();
-        } catch (IllegalArgumentException e) {
-            log.warn("allocation node of agent {} in cluster {} is unreadable: {}", agentId, cluster, e.getMessage());
-            return List.of();
-        }
-    }
-
     private byte[] read(String path) {
         try {
             return zookeeper.getData().forPath(path);
@@ -184,7 +169,6 @@ class AgentService {
     }
 
     private static ApiException zooKeeperUnavailable(Exception e) {
-        return new ApiException(ErrorKind.UNAVAILABLE, null, "ZooKeeper is unavailable, so agents' liveness and"
-                + " assignments cannot be read; retry shortly", e);
+        return Assignments.unavailable(e);
     }
 }

@@ -3,6 +3,7 @@ package io.cloudtask.controlplane.gateway;
 import io.cloudtask.controlplane.cluster.AgentAdmission;
 import io.cloudtask.controlplane.cluster.AgentDirectory;
 import io.cloudtask.controlplane.cluster.ClusterService;
+import io.cloudtask.controlplane.command.AgentCommands;
 import io.cloudtask.controlplane.coordination.ReplicaIdentity;
 import io.cloudtask.controlplane.run.RunIngestion;
 import io.cloudtask.controlplane.task.TaskService;
@@ -34,14 +35,16 @@ public class AgentGatewayService extends AgentGatewayGrpc.AgentGatewayImplBase i
     private final RunIngestion ingestion;
     private final AgentDirectory agents;
     private final AgentAdmission admission;
+    private final AgentCommands commands;
     private final Clock clock;
     private final String replicaId;
     private final ConcurrentMap<String, AgentSession> sessions = new ConcurrentHashMap<>();
     private final ExecutorService pool;
 
     AgentGatewayService(TaskService tasks, ClusterService clusters, RunIngestion ingestion, AgentDirectory agents,
-            AgentAdmission admission, Clock clock, ReplicaIdentity replica) {
+            AgentAdmission admission, AgentCommands commands, Clock clock, ReplicaIdentity replica) {
         this.admission = admission;
+        this.commands = commands;
         this.tasks = tasks;
         this.clusters = clusters;
         this.ingestion = ingestion;
@@ -67,6 +70,17 @@ public class AgentGatewayService extends AgentGatewayGrpc.AgentGatewayImplBase i
     /** Ids of the agents whose stream this replica holds. */
     public Set<String> connectedAgents() {
         return Set.copyOf(sessions.keySet());
+    }
+
+    /**
+     * Sends the agent its pending commands if this replica holds its stream; does nothing
+     * otherwise (the replica that holds it was notified too). Never blocks.
+     */
+    public void deliverCommands(String agentId) {
+        AgentSession session = sessions.get(agentId);
+        if (session != null) {
+            session.deliverCommands();
+        }
     }
 
     @Override
@@ -112,6 +126,11 @@ public class AgentGatewayService extends AgentGatewayGrpc.AgentGatewayImplBase i
     @Override
     public AgentAdmission admission() {
         return admission;
+    }
+
+    @Override
+    public AgentCommands commands() {
+        return commands;
     }
 
     @Override

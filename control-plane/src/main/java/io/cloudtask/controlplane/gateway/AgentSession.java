@@ -102,6 +102,20 @@ final class AgentSession implements StreamObserver<AgentMessage> {
         });
     }
 
+    /** Sends the agent's pending commands, on this session's executor. */
+    void deliverCommands() {
+        serial.execute(() -> {
+            if (!closed && agentId != null) {
+                try {
+                    sendCommands(false);
+                } catch (RuntimeException e) {
+                    // The sweep and the next stream deliver them: a failed read is not the stream's fault.
+                    log.warn("could not deliver commands to agent {}: {}", agentId, e.toString());
+                }
+            }
+        });
+    }
+
     /** Closes this stream from the server side (for example when a newer stream replaces it). */
     void close(Status status) {
         serial.execute(() -> fail(status));
@@ -123,6 +137,11 @@ final class AgentSession implements StreamObserver<AgentMessage> {
                         flushRunEvents(runEvents);
                         requireHello();
                         specs(message.getSpecRequest().getTaskIdsList());
+                    }
+                    case COMMAND_ACK -> {
+                        flushRunEvents(runEvents);
+                        requireHello();
+                        context.commands().recordAnswer(agentId, message.getCommandAck());
                     }
                     case RUN_STARTED, OUTPUT_CHUNK, RUN_FINISHED -> {
                         requireHello();
@@ -188,6 +207,8 @@ final class AgentSession implements StreamObserver<AgentMessage> {
                 .setReplicaId(context.replicaId())
                 .setServerTime(Timestamps.of(context.clock().instant()))).build());
         log.info("agent {} of cluster {} connected", agentId, cluster);
+        // A new stream: commands sent on an earlier one may never have arrived.
+        sendCommands(true);
         out.request(WINDOW);
     }
 
@@ -202,6 +223,13 @@ final class AgentSession implements StreamObserver<AgentMessage> {
             }
         }
         send(ControlMessage.newBuilder().setTaskSpecs(answer).build());
+    }
+
+    private void sendCommands(boolean redeliver) {
+        for (ControlMessage command : context.commands().takeForDelivery(agentId, cluster, redeliver,
+                context.replicaId())) {
+            send(command);
+        }
     }
 
     private void flushRunEvents(List<AgentMessage> runEvents) {

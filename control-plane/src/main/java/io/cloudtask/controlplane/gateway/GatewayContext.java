@@ -3,6 +3,7 @@ package io.cloudtask.controlplane.gateway;
 import io.cloudtask.controlplane.cluster.AgentAdmission;
 import io.cloudtask.controlplane.cluster.AgentDirectory;
 import io.cloudtask.controlplane.cluster.ClusterService;
+import io.cloudtask.controlplane.command.AgentCommands;
 import io.cloudtask.controlplane.run.RunIngestion;
 import io.cloudtask.controlplane.task.TaskService;
 import java.time.Clock;
@@ -18,6 +19,8 @@ interface GatewayContext {
     AgentDirectory agents();
 
     AgentAdmission admission();
+
+    AgentCommands commands();
 
     Clock clock();
 

@@ -29,8 +29,8 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * Stores the run events agents report, idempotently: a run is keyed by its id (and by its fire,
- * (task, fire time, attempt)), an output chunk by (run id, sequence), and a finished run is only
+ * Stores the run events agents report, idempotently: a run is keyed by its id (and by its fire:
+ * (task, fire time, attempt) for a scheduled fire, (command, attempt) for a manual run), an output chunk by (run id, sequence), and a finished run is only
  * written over a RUNNING one. Replaying any prefix of an agent's events therefore changes nothing.
  * Thread-safe; each call is one transaction.
  */
@@ -43,8 +43,8 @@ public class RunIngestion {
             RunStatus.RUN_STATUS_SKIPPED, RunStatus.RUN_STATUS_MISSED);
 
     private static final String INSERT_STARTED = "INSERT INTO runs (id, task_id, cluster, agent_id, fire_time,"
-            + " attempt, trigger, status, spec_version, started_at, created_at, updated_at)"
-            + " VALUES (?, ?, ?, ?, ?, ?, ?, 'RUNNING', ?, ?, ?, ?) ON CONFLICT DO NOTHING";
+            + " attempt, trigger, status, spec_version, started_at, created_at, updated_at, command_id)"
+            + " VALUES (?, ?, ?, ?, ?, ?, ?, 'RUNNING', ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING";
     /**
      * Finishes a batch of runs in one statement, each only over a stored state the state machine
      * allows the finish from (%s is that list); returns the ids it finished.
@@ -58,7 +58,8 @@ public class RunIngestion {
     /** A finish whose start never arrived (or was already finished: then nothing happens). */
     private static final String INSERT_FINISHED = "INSERT INTO runs (id, task_id, cluster, agent_id, fire_time,"
             + " attempt, trigger, status, spec_version, started_at, finished_at, exit_code, error, output_bytes,"
-            + " output_chunk_count, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+            + " output_chunk_count, created_at, updated_at, command_id)"
+            + " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
             + " ON CONFLICT DO NOTHING";
 
     private final TransactionOperations<Connection> transactions;
@@ -84,11 +85,13 @@ public class RunIngestion {
         for (AgentMessage event : events) {
             switch (event.getBodyCase()) {
                 case RUN_STARTED -> accept(started, event.getRunStarted(),
-                        valid(event.getRunStarted().getRunId(), event.getRunStarted().getTaskId()), agentId);
+                        valid(event.getRunStarted().getRunId(), event.getRunStarted().getTaskId())
+                                && validCommand(event.getRunStarted().getCommandId()), agentId);
                 case OUTPUT_CHUNK -> accept(chunks, event.getOutputChunk(),
                         isUuid(event.getOutputChunk().getRunId()), agentId);
                 case RUN_FINISHED -> accept(finished, event.getRunFinished(),
                         valid(event.getRunFinished().getRunId(), event.getRunFinished().getTaskId())
+                                && validCommand(event.getRunFinished().getCommandId())
                                 && REPORTABLE_ENDS.contains(event.getRunFinished().getStatus()), agentId);
                 default -> throw new IllegalArgumentException("not a run event: " + event.getBodyCase());
             }
@@ -120,6 +123,15 @@ public class RunIngestion {
         return isUuid(runId) && isUuid(taskId);
     }
 
+    /** Scheduled fires carry no command id; manual runs carry their RunNow command's UUID. */
+    private static boolean validCommand(String commandId) {
+        return commandId.isEmpty() || isUuid(commandId);
+    }
+
+    private static UUID commandId(String commandId) {
+        return commandId.isEmpty() ? null : UUID.fromString(commandId);
+    }
+
     private static boolean isUuid(String value) {
         try {
             UUID.fromString(value);
@@ -148,6 +160,7 @@ public class RunIngestion {
                 insert.setObject(9, event.hasStartedAt() ? time(event.getStartedAt()) : now);
                 insert.setObject(10, now);
                 insert.setObject(11, now);
+                insert.setObject(12, commandId(event.getCommandId()), Types.OTHER);
                 insert.addBatch();
             }
             insert.executeBatch();
@@ -199,6 +212,7 @@ public class RunIngestion {
                 insert.setLong(15, event.getOutputChunkCount());
                 insert.setObject(16, now);
                 insert.setObject(17, now);
+                insert.setObject(18, commandId(event.getCommandId()), Types.OTHER);
                 insert.addBatch();
             }
             if (any) {

@@ -29,4 +29,5 @@ record RunRow(
         @Nullable Long outputCutFromSequence,
         @Nullable Long outputCutToSequence,
         Instant createdAt,
-        Instant updatedAt) {}
+        Instant updatedAt,
+        @Nullable UUID commandId) {}

@@ -83,6 +83,11 @@ public class RunService {
         return view(row, new String(output, StandardCharsets.UTF_8));
     }
 
+    /** The run without its output (cheap: one row). */
+    public RunView summary(UUID runId) {
+        return view(find(runId), null);
+    }
+
     /**
      * The run's output bytes in sequence order, optionally of one stream ("stdout" or "stderr"),
      * with a marker line where the output cap cut the middle.
@@ -168,7 +173,7 @@ public class RunService {
 
     private static RunView view(RunRow row, String output) {
         return new RunView(row.id(), row.taskId(), row.cluster(), row.agentId(), row.fireTime(), row.attempt(),
-                row.trigger(), row.status(), row.specVersion(), row.startedAt(), row.finishedAt(), row.exitCode(),
+                row.trigger(), row.commandId(), row.status(), row.specVersion(), row.startedAt(), row.finishedAt(), row.exitCode(),
                 row.error(), row.outputBytes(), row.outputCutBytes() > 0, row.outputCutBytes(), output,
                 row.finishedAt() != null);
     }

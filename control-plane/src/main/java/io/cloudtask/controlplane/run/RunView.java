@@ -11,7 +11,7 @@ import java.util.UUID;
  * as UTF-8 (invalid bytes replaced), present only when one run is read, and at most its first
  * MiB; the exact bytes are at {@code /api/v1/runs/{id}/output}. {@code outputTruncated} says the
  * middle of a run's output was cut by the output cap ({@code outputCutBytes} bytes; the stored
- * output holds a marker where).
+ * output holds a marker where). {@code commandId} names the RunNow command of a manual run.
  */
 @Serdeable
 @JsonInclude(JsonInclude.Include.ALWAYS)
@@ -23,6 +23,7 @@ public record RunView(
         Instant fireTime,
         int attempt,
         String trigger,
+        @Nullable UUID commandId,
         String status,
         long specVersion,
         @Nullable Instant startedAt,

@@ -12,7 +12,7 @@ import java.util.regex.Pattern;
  * Validates a {@link TaskRequest} at the edge and normalises it. Pure: no database, no clock.
  * Every rejection names the field and says what a valid value looks like.
  */
-final class TaskValidator {
+public final class TaskValidator {
     static final int MAX_COMMAND_BYTES = 64 * 1024;
     static final int MAX_ENVIRONMENT_BYTES = 64 * 1024;
     static final int MAX_NAME_LENGTH = 200;
@@ -117,7 +117,11 @@ final class TaskValidator {
         return List.copyOf(argv);
     }
 
-    private static Map<String, String> validateEnvironment(Map<String, String> environment) {
+    /**
+     * Checks environment variables as a task's {@code environment} field: names, reserved prefix,
+     * values without NUL, 64 KiB in all. Also used for a manual run's environment overrides.
+     */
+    public static Map<String, String> validateEnvironment(Map<String, String> environment) {
         if (environment == null) {
             return Map.of();
         }

@@ -1,0 +1,92 @@
+package io.cloudtask.controlplane.cluster;
+
+import io.cloudtask.controlplane.api.ApiException;
+import io.cloudtask.controlplane.api.ErrorKind;
+import io.cloudtask.proto.v1.AssignedTask;
+import io.cloudtask.proto.v1.Assignment;
+import io.cloudtask.protocol.ZkLayout;
+import jakarta.inject.Singleton;
+import java.util.ArrayList;
+import java.util.List;
+import org.apache.curator.framework.CuratorFramework;
+import org.apache.zookeeper.KeeperException;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Reads the published allocation and agent liveness from ZooKeeper, as every replica sees them:
+ * which tasks an agent is assigned, which agents hold a task, whether an agent is online.
+ * Thread-safe.
+ */
+@Singleton
+public class Assignments {
+    private static final Logger log = LoggerFactory.getLogger(Assignments.class);
+
+    private final CuratorFramework zookeeper;
+
+    Assignments(CuratorFramework zookeeper) {
+        this.zookeeper = zookeeper;
+    }
+
+    /** The task ids of the agent's published Assignment (empty when it has none). */
+    public List<String> assignedTasks(String cluster, String agentId) {
+        Assignment assignment = assignment(cluster, agentId);
+        return assignment == null ? List.of() : assignment.getTasksList().stream().map(AssignedTask::getTaskId).toList();
+    }
+
+    /**
+     * The agents whose published Assignment names the task, in agent id order. Reads every agent's
+     * node of the cluster: meant for operator actions, not for hot paths.
+     */
+    public List<String> agentsHolding(String cluster, String taskId) {
+        List<String> holders = new ArrayList<>();
+        for (String agentId : children(ZkLayout.allocations(cluster)).stream().sorted().toList()) {
+            Assignment assignment = assignment(cluster, agentId);
+            if (assignment != null && assignment.getTasksList().stream().anyMatch(t -> t.getTaskId().equals(taskId))) {
+                holders.add(agentId);
+            }
+        }
+        return holders;
+    }
+
+    /** Whether the agent's ephemeral node exists: its ZooKeeper session is alive. */
+    public boolean isOnline(String cluster, String agentId) {
+        try {
+            return zookeeper.checkExists().forPath(ZkLayout.agent(cluster, agentId)) != null;
+        } catch (Exception e) {
+            throw unavailable(e);
+        }
+    }
+
+    private Assignment assignment(String cluster, String agentId) {
+        byte[] data;
+        try {
+            data = zookeeper.getData().forPath(ZkLayout.allocation(cluster, agentId));
+        } catch (KeeperException.NoNodeException e) {
+            return null;
+        } catch (Exception e) {
+            throw unavailable(e);
+        }
+        try {
+            return ZkLayout.decodeAssignment(data);
+        } catch (IllegalArgumentException e) {
+            log.warn("allocation node of agent {} in cluster {} is unreadable: {}", agentId, cluster, e.getMessage());
+            return null;
+        }
+    }
+
+    private List<String> children(String path) {
+        try {
+            return zookeeper.getChildren().forPath(path);
+        } catch (KeeperException.NoNodeException e) {
+            return List.of();
+        } catch (Exception e) {
+            throw unavailable(e);
+        }
+    }
+
+    static ApiException unavailable(Exception e) {
+        return new ApiException(ErrorKind.UNAVAILABLE, null, "ZooKeeper is unavailable, so agents' liveness and"
+                + " assignments cannot be read; retry shortly", e);
+    }
+}
