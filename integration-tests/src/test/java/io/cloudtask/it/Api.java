@@ -98,6 +98,32 @@ final class Api {
         return runs;
     }
 
+    /** A POST with a JSON body (or none); the status code and the parsed body. */
+    Answer post(String path, String json) {
+        HttpResponse<String> response = send(HttpRequest.newBuilder(base.resolve(path))
+                .header("Content-Type", "application/json").POST(HttpRequest.BodyPublishers.ofString(json)));
+        return new Answer(response.statusCode(), response.body().isEmpty() ? null : parse(response.body()));
+    }
+
+    /** A PUT with a JSON body that must answer 200. */
+    JsonNode put(String path, String json) {
+        HttpResponse<String> response = send(HttpRequest.newBuilder(base.resolve(path))
+                .header("Content-Type", "application/json").PUT(HttpRequest.BodyPublishers.ofString(json)));
+        if (response.statusCode() != 200) {
+            throw new AssertionError("PUT " + path + " answered " + response.statusCode() + ": " + response.body());
+        }
+        return parse(response.body());
+    }
+
+    /** A GET whatever its status; the status code and the parsed body. */
+    Answer getAnswer(String path) {
+        HttpResponse<String> response = send(HttpRequest.newBuilder(base.resolve(path)).GET());
+        return new Answer(response.statusCode(), response.body().isEmpty() ? null : parse(response.body()));
+    }
+
+    /** A response's status and JSON body. */
+    record Answer(int status, JsonNode body) {}
+
     JsonNode run(String runId) {
         return get("/api/v1/runs/" + runId);
     }
