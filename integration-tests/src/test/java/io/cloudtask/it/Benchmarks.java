@@ -56,7 +56,7 @@ public final class Benchmarks {
 
     /**
      * Arguments: {@code quick} or {@code full}, then optionally the measures to run (footprint,
-     * lateness, ingestion, connections, failover); all by default.
+     * lateness, commands, ingestion, connections, failover); all by default.
      */
     public static void main(String[] args) throws Exception {
         boolean full = args.length > 0 && args[0].equalsIgnoreCase("full");
@@ -92,6 +92,12 @@ public final class Benchmarks {
                 for (int tasks : full ? new int[] {100, 1_000, 10_000} : new int[] {100, 1_000}) {
                     lateness(system, tasks, Duration.ofSeconds(full ? 60 : 15));
                 }
+            }
+            if (selected("commands")) {
+                if (firstAgent == null) {
+                    footprint(system);
+                }
+                editsAndCommands(system, full ? 200 : 50);
             }
             if (selected("ingestion")) {
                 ingestion(system);
@@ -175,6 +181,82 @@ public final class Benchmarks {
                 List.of("lateness max", ms(sorted.length == 0 ? 0 : sorted[sorted.length - 1]), "—"),
                 List.of("end-to-end throughput (finished runs stored / s)", fmt(finished / (double) window.toSeconds()),
                         "≥ 1,000/s at saturation"));
+    }
+
+    /**
+     * How fast an edit reaches the agent (REST PUT → the agent's spec cache holds the new version,
+     * read from its file every 2 ms) and how fast a run-now is answered and started.
+     */
+    private void editsAndCommands(CloudTaskSystem system, int count) throws Exception {
+        section("Edits and commands reaching the agent (" + count + " of each, one at a time)");
+        Api api = system.api();
+        String taskId = api.createTask("{\"name\": \"bench-edits\", \"command\": \"true\", \"schedules\": []}")
+                .get("id").asText();
+        Path specFile = workDir.resolve("agent-bench-agent-1").resolve("specs").resolve(taskId + ".pb");
+        long[] propagation = new long[count];
+        awaitSpecVersion(specFile, 1, Duration.ofSeconds(60));
+        for (int i = 0; i < count; i++) {
+            long start = System.nanoTime();
+            api.put("/api/v1/tasks/" + taskId, "{\"name\": \"bench-edits\", \"command\": \"true # edit " + (i + 1)
+                    + "\", \"schedules\": [], \"version\": " + (i + 1) + "}");
+            awaitSpecVersion(specFile, i + 2, Duration.ofSeconds(30));
+            propagation[i] = (System.nanoTime() - start) / 1_000;
+        }
+        Arrays.sort(propagation);
+
+        long[] answered = new long[count];
+        List<String> runIds = new ArrayList<>();
+        for (int i = 0; i < count; i++) {
+            long start = System.nanoTime();
+            Api.Answer answer = api.post("/api/v1/tasks/" + taskId + "/runs?wait=10", "");
+            answered[i] = (System.nanoTime() - start) / 1_000;
+            if (answer.status() != 202 || !answer.body().get("state").asText().equals("ACCEPTED")) {
+                throw new IllegalStateException("run now answered " + answer.status() + ": " + answer.body());
+            }
+            runIds.add(answer.body().get("runId").asText());
+        }
+        Arrays.sort(answered);
+        long[] started = new long[count];
+        for (int i = 0; i < count; i++) {
+            JsonNode run = awaitRun(api, runIds.get(i));
+            started[i] = Duration.between(Instant.parse(run.get("fireTime").asText()),
+                    Instant.parse(run.get("startedAt").asText())).toNanos() / 1_000;
+        }
+        Arrays.sort(started);
+        table(List.of("measure", "p50", "p99", "max", "target"),
+                List.of("edit saved (PUT sent) → agent holds the new spec", ms(percentile(propagation, 50)),
+                        ms(percentile(propagation, 99)), ms(propagation[count - 1]), "≤ 1 s"),
+                List.of("run now: request → agent's answer (202 ACCEPTED)", ms(percentile(answered, 50)),
+                        ms(percentile(answered, 99)), ms(answered[count - 1]), "—"),
+                List.of("run now: request → process started", ms(percentile(started, 50)), ms(percentile(started, 99)),
+                        ms(started[count - 1]), "≤ 1 s"));
+        api.deleteTask(taskId);
+    }
+
+    private static void awaitSpecVersion(Path specFile, long version, Duration timeout) throws Exception {
+        long deadline = System.nanoTime() + timeout.toNanos();
+        while (System.nanoTime() < deadline) {
+            try {
+                if (io.cloudtask.proto.v1.TaskSpec.parseFrom(Files.readAllBytes(specFile)).getVersion() >= version) {
+                    return;
+                }
+            } catch (java.nio.file.NoSuchFileException e) {
+                // Not cached yet: keep polling.
+            }
+            TimeUnit.MILLISECONDS.sleep(2);
+        }
+        throw new IllegalStateException("the agent did not get version " + version + " of " + specFile + " in " + timeout);
+    }
+
+    private static JsonNode awaitRun(Api api, String runId) throws InterruptedException {
+        for (int i = 0; i < 3000; i++) {
+            Api.Answer answer = api.getAnswer("/api/v1/runs/" + runId);
+            if (answer.status() == 200 && !answer.body().get("startedAt").isNull()) {
+                return answer.body();
+            }
+            TimeUnit.MILLISECONDS.sleep(10);
+        }
+        throw new IllegalStateException("run " + runId + " was never reported started");
     }
 
     private void ingestion(CloudTaskSystem system) throws Exception {
