@@ -18,6 +18,14 @@ public final class RunIds {
         return nameBased(taskId + "/" + fireTime.toEpochMilli() + "/" + attempt);
     }
 
+    /**
+     * The run id of one agent's copy of a broadcast fire: the name-based UUID of
+     * {@code "{taskId}/{fireTime epoch millis}/{attempt}/agent/{agentId}"}.
+     */
+    public static String broadcastRunId(String taskId, Instant fireTime, int attempt, String agentId) {
+        return nameBased(taskId + "/" + fireTime.toEpochMilli() + "/" + attempt + "/agent/" + agentId);
+    }
+
     public static String commandRunId(String taskId, String commandId, int attempt) {
         return nameBased(taskId + "/command/" + commandId + "/" + attempt);
     }
