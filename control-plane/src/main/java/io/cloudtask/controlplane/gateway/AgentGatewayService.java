@@ -1,5 +1,6 @@
 package io.cloudtask.controlplane.gateway;
 
+import io.cloudtask.controlplane.claim.FireClaims;
 import io.cloudtask.controlplane.cluster.AgentAdmission;
 import io.cloudtask.controlplane.cluster.AgentDirectory;
 import io.cloudtask.controlplane.cluster.ClusterService;
@@ -36,13 +37,15 @@ public class AgentGatewayService extends AgentGatewayGrpc.AgentGatewayImplBase i
     private final AgentDirectory agents;
     private final AgentAdmission admission;
     private final AgentCommands commands;
+    private final FireClaims claims;
     private final Clock clock;
     private final String replicaId;
     private final ConcurrentMap<String, AgentSession> sessions = new ConcurrentHashMap<>();
     private final ExecutorService pool;
 
     AgentGatewayService(TaskService tasks, ClusterService clusters, RunIngestion ingestion, AgentDirectory agents,
-            AgentAdmission admission, AgentCommands commands, Clock clock, ReplicaIdentity replica) {
+            AgentAdmission admission, AgentCommands commands, FireClaims claims, Clock clock, ReplicaIdentity replica) {
+        this.claims = claims;
         this.admission = admission;
         this.commands = commands;
         this.tasks = tasks;
@@ -131,6 +134,11 @@ public class AgentGatewayService extends AgentGatewayGrpc.AgentGatewayImplBase i
     @Override
     public AgentCommands commands() {
         return commands;
+    }
+
+    @Override
+    public FireClaims claims() {
+        return claims;
     }
 
     @Override

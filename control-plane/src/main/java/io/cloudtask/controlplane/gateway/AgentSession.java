@@ -4,7 +4,9 @@ import io.cloudtask.controlplane.api.GrpcErrors;
 import io.cloudtask.controlplane.task.SpecLookup;
 import io.cloudtask.proto.v1.Ack;
 import io.cloudtask.proto.v1.AgentMessage;
+import io.cloudtask.proto.v1.ClaimAnswer;
 import io.cloudtask.proto.v1.ControlMessage;
+import io.cloudtask.proto.v1.FireClaim;
 import io.cloudtask.proto.v1.Hello;
 import io.cloudtask.proto.v1.ProtocolVersion;
 import io.cloudtask.proto.v1.TaskSpec;
@@ -123,6 +125,7 @@ final class AgentSession implements StreamObserver<AgentMessage> {
 
     private void drain() {
         List<AgentMessage> runEvents = new ArrayList<>();
+        List<FireClaim> claims = new ArrayList<>();
         int processed = 0;
         AgentMessage message;
         while (!closed && (message = inbox.poll()) != null) {
@@ -137,6 +140,10 @@ final class AgentSession implements StreamObserver<AgentMessage> {
                         flushRunEvents(runEvents);
                         requireHello();
                         specs(message.getSpecRequest().getTaskIdsList());
+                    }
+                    case FIRE_CLAIM -> {
+                        requireHello();
+                        claims.add(message.getFireClaim());
                     }
                     case COMMAND_ACK -> {
                         flushRunEvents(runEvents);
@@ -169,6 +176,8 @@ final class AgentSession implements StreamObserver<AgentMessage> {
             }
         }
         try {
+            // Claims first: a fire waits for its answer, run events only for their acknowledgement.
+            answerClaims(claims);
             flushRunEvents(runEvents);
         } catch (RuntimeException e) {
             fail(GrpcErrors.toStatus(e));
@@ -223,6 +232,16 @@ final class AgentSession implements StreamObserver<AgentMessage> {
             }
         }
         send(ControlMessage.newBuilder().setTaskSpecs(answer).build());
+    }
+
+    private void answerClaims(List<FireClaim> claims) {
+        if (claims.isEmpty()) {
+            return;
+        }
+        for (ClaimAnswer answer : context.claims().claim(agentId, cluster, claims)) {
+            send(ControlMessage.newBuilder().setClaimAnswer(answer).build());
+        }
+        claims.clear();
     }
 
     private void sendCommands(boolean redeliver) {

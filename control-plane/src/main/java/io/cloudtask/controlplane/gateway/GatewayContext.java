@@ -1,5 +1,6 @@
 package io.cloudtask.controlplane.gateway;
 
+import io.cloudtask.controlplane.claim.FireClaims;
 import io.cloudtask.controlplane.cluster.AgentAdmission;
 import io.cloudtask.controlplane.cluster.AgentDirectory;
 import io.cloudtask.controlplane.cluster.ClusterService;
@@ -21,6 +22,8 @@ interface GatewayContext {
     AgentAdmission admission();
 
     AgentCommands commands();
+
+    FireClaims claims();
 
     Clock clock();
 

@@ -28,7 +28,16 @@ public final class RunPolicies {
     @JsonInclude(JsonInclude.Include.NON_NULL)
     public record Retry(@Nullable Integer maxAttempts, @Nullable Long initialDelaySeconds, @Nullable Long maxDelaySeconds) {}
 
-    /** What {@code tasks.policies_json} holds: the three normalised parts. */
+    /**
+     * {@code "delivery": {"policy": "STRICT"}}: STANDARD (default) relies on fencing; STRICT also
+     * claims every fire from the control plane before it starts (docs/cluster.md, "Strict delivery").
+     */
     @Serdeable
-    public record Stored(@Nullable Overlap overlap, @Nullable Misfire misfire, @Nullable Retry retry) {}
+    @JsonInclude(JsonInclude.Include.NON_NULL)
+    public record Delivery(@Nullable String policy) {}
+
+    /** What {@code tasks.policies_json} holds: the normalised parts (delivery is absent in rows before it existed). */
+    @Serdeable
+    public record Stored(@Nullable Overlap overlap, @Nullable Misfire misfire, @Nullable Retry retry,
+                         @Nullable Delivery delivery) {}
 }

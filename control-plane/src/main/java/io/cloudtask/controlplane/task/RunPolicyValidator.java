@@ -13,6 +13,8 @@ import java.util.Locale;
 final class RunPolicyValidator {
     static final List<String> OVERLAP_POLICIES = List.of("SKIP", "QUEUE", "PARALLEL", "REPLACE");
     static final List<String> MISFIRE_POLICIES = List.of("SKIP", "RUN_ONCE", "RUN_ALL");
+    static final List<String> DELIVERY_POLICIES = List.of("STANDARD", "STRICT");
+    static final String DEFAULT_DELIVERY = "STANDARD";
     static final String DEFAULT_OVERLAP = "SKIP";
     static final String DEFAULT_MISFIRE = "RUN_ONCE";
     static final int DEFAULT_MAX_QUEUED = 1;
@@ -31,8 +33,14 @@ final class RunPolicyValidator {
 
     private RunPolicyValidator() {}
 
-    static RunPolicies.Stored validate(RunPolicies.Overlap overlap, RunPolicies.Misfire misfire, RunPolicies.Retry retry) {
-        return new RunPolicies.Stored(overlap(overlap), misfire(misfire), retry(retry));
+    static RunPolicies.Stored validate(RunPolicies.Overlap overlap, RunPolicies.Misfire misfire, RunPolicies.Retry retry,
+            RunPolicies.Delivery delivery) {
+        return new RunPolicies.Stored(overlap(overlap), misfire(misfire), retry(retry), delivery(delivery));
+    }
+
+    private static RunPolicies.Delivery delivery(RunPolicies.Delivery in) {
+        return new RunPolicies.Delivery(policy("delivery.policy", in == null ? null : in.policy(), DEFAULT_DELIVERY,
+                DELIVERY_POLICIES));
     }
 
     static long killGraceSeconds(Long value) {
@@ -110,7 +118,7 @@ final class RunPolicyValidator {
         return v;
     }
 
-    /** Sets TaskSpec fields 11-19 from validated, stored policies. */
+    /** Sets TaskSpec fields 11-19 and 23 from validated, stored policies. */
     static void toSpec(RunPolicies.Stored p, long killGraceSeconds, TaskSpec.Builder spec) {
         spec.setOverlapPolicy(TaskSpec.OverlapPolicy.valueOf("OVERLAP_POLICY_" + p.overlap().policy()));
         if (p.overlap().maxQueued() != null) {
@@ -126,6 +134,7 @@ final class RunPolicyValidator {
         spec.setMaxAttempts(p.retry().maxAttempts())
                 .setRetryInitialDelay(com.google.protobuf.Duration.newBuilder().setSeconds(p.retry().initialDelaySeconds()))
                 .setRetryMaxDelay(com.google.protobuf.Duration.newBuilder().setSeconds(p.retry().maxDelaySeconds()))
-                .setKillGrace(com.google.protobuf.Duration.newBuilder().setSeconds(killGraceSeconds));
+                .setKillGrace(com.google.protobuf.Duration.newBuilder().setSeconds(killGraceSeconds))
+                .setStrict(p.delivery().policy().equals("STRICT"));
     }
 }

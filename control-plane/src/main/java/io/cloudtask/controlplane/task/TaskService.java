@@ -285,7 +285,7 @@ public class TaskService {
         return new TaskView(row.id(), row.name(), row.cluster(), row.shellCommand(),
                 row.argvJson() == null ? null : read(row.argvJson(), STRINGS), row.workingDirectory(), schedules,
                 row.timeZone(), read(row.environmentJson(), ENVIRONMENT), row.timeoutSeconds(), row.paused(),
-                policies.overlap(), policies.misfire(), policies.retry(), row.killGraceSeconds(),
+                policies.overlap(), policies.misfire(), policies.retry(), policies.delivery(), row.killGraceSeconds(),
                 row.version(), row.createdAt(), row.updatedAt(), row.paused() ? List.of() : next);
     }
 
@@ -325,7 +325,7 @@ public class TaskService {
      */
     private RunPolicies.Stored policies(TaskRow row) {
         RunPolicies.Stored stored = read(row.policiesJson(), POLICIES);
-        return RunPolicyValidator.validate(stored.overlap(), stored.misfire(), stored.retry());
+        return RunPolicyValidator.validate(stored.overlap(), stored.misfire(), stored.retry(), stored.delivery());
     }
 
     private String write(Object value) {

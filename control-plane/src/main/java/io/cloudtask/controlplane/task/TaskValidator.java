@@ -61,7 +61,8 @@ public final class TaskValidator {
                     + "; use 0 for no limit or a value up to " + MAX_TIMEOUT_SECONDS + " (30 days)");
         }
         boolean paused = Boolean.TRUE.equals(request.paused());
-        RunPolicies.Stored policies = RunPolicyValidator.validate(request.overlap(), request.misfire(), request.retry());
+        RunPolicies.Stored policies = RunPolicyValidator.validate(request.overlap(), request.misfire(), request.retry(),
+                request.delivery());
         long killGraceSeconds = RunPolicyValidator.killGraceSeconds(request.killGraceSeconds());
         return new TaskDefinition(name, cluster, shellCommand, argv, workingDirectory, schedules.schedules(),
                 schedules.protos(), timeZone, environment, timeoutSeconds, paused, policies, killGraceSeconds);

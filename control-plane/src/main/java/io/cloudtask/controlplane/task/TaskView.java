@@ -26,6 +26,7 @@ public record TaskView(
         RunPolicies.Overlap overlap,
         RunPolicies.Misfire misfire,
         RunPolicies.Retry retry,
+        RunPolicies.Delivery delivery,
         long killGraceSeconds,
         long version,
         Instant createdAt,
