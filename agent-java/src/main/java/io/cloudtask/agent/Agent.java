@@ -1,5 +1,6 @@
 package io.cloudtask.agent;
 
+import io.cloudtask.agent.claim.FireClaimer;
 import io.cloudtask.agent.command.CommandHandler;
 import io.cloudtask.agent.command.CommandJournal;
 import io.cloudtask.agent.gateway.Backoff;
@@ -19,7 +20,9 @@ import io.cloudtask.agent.schedule.LocalScheduler;
 import io.cloudtask.agent.spec.SpecCache;
 import io.cloudtask.proto.v1.AgentInfo;
 import io.cloudtask.proto.v1.Assignment;
+import io.cloudtask.proto.v1.ClaimAnswer;
 import io.cloudtask.proto.v1.KillRun;
+import io.cloudtask.proto.v1.PlacementKind;
 import io.cloudtask.proto.v1.RunNow;
 import io.cloudtask.proto.v1.TaskSpecs;
 import io.cloudtask.proto.v1.Welcome;
@@ -66,6 +69,7 @@ public final class Agent implements AutoCloseable {
     private final SpecCache specCache;
     private final DiskRunEventOutbox outbox;
     private final ProcessRunner runner;
+    private final FireClaimer fireClaimer;
     private final RunCoordinator coordinator;
     private final LocalScheduler scheduler;
     private final DiskFireMarkers fireMarkers;
@@ -94,7 +98,14 @@ public final class Agent implements AutoCloseable {
         this.outbox = new DiskRunEventOutbox(config.spoolDir(), DiskRunEventOutbox.Options.forMaxBytes(config.spoolMaxBytes()),
                 clock);
         this.runner = new ProcessRunner(config.workDir().resolve("tasks"), Platform.current(), outbox, clock);
-        this.coordinator = new RunCoordinator(runner, new SecureRandom()::nextDouble);
+        this.gateway = new GatewayClient(
+                new GatewayClient.Settings(config.agentId(), config.cluster(), config.joinToken(), config.controlPlane(),
+                        new Backoff(config.reconnectInitialBackoff(), config.reconnectMaxBackoff()), FLUSH_TIMEOUT),
+                () -> info, outbox, new Listener(), channelFactory, new SecureRandom());
+        this.fireClaimer = new FireClaimer(gateway::sendFireClaim, clock);
+        this.coordinator = new RunCoordinator(runner, new SecureRandom()::nextDouble, request -> fireClaimer.claim(
+                request.taskId(), request.fireTime(), request.spec().getVersion(),
+                request.spec().getPlacement().getKind() == PlacementKind.PLACEMENT_KIND_BROADCAST), clock);
         this.fireMarkers = new DiskFireMarkers(config.workDir().resolve("fires"));
         this.scheduler = new LocalScheduler(clock, this::onFire, fireMarkers);
         this.reconcileExecutor = Executors.newSingleThreadExecutor(runnable -> {
@@ -102,10 +113,6 @@ public final class Agent implements AutoCloseable {
             thread.setDaemon(true);
             return thread;
         });
-        this.gateway = new GatewayClient(
-                new GatewayClient.Settings(config.agentId(), config.cluster(), config.joinToken(), config.controlPlane(),
-                        new Backoff(config.reconnectInitialBackoff(), config.reconnectMaxBackoff()), FLUSH_TIMEOUT),
-                () -> info, outbox, new Listener(), channelFactory, new SecureRandom());
         this.commandJournal = new CommandJournal(config.workDir().resolve("commands"), clock);
         this.commands = new CommandHandler(commandJournal, coordinator, gateway::sendCommandAck, clock);
         this.reconciler = new TaskReconciler(specCache, scheduler::update, gateway::requestSpecs);
@@ -267,7 +274,13 @@ public final class Agent implements AutoCloseable {
     private final class Listener implements GatewayListener {
         @Override
         public void onWelcome(Welcome welcome) {
+            fireClaimer.resendPending();
             onReconcileThread(reconciler::requestOutdatedSpecs);
+        }
+
+        @Override
+        public void onClaimAnswer(ClaimAnswer answer) {
+            fireClaimer.onAnswer(answer);
         }
 
         @Override

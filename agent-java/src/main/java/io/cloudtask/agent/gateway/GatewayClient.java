@@ -6,6 +6,7 @@ import io.cloudtask.proto.v1.AgentInfo;
 import io.cloudtask.proto.v1.AgentMessage;
 import io.cloudtask.proto.v1.CommandAck;
 import io.cloudtask.proto.v1.ControlMessage;
+import io.cloudtask.proto.v1.FireClaim;
 import io.cloudtask.proto.v1.Hello;
 import io.cloudtask.proto.v1.ProtocolVersion;
 import io.cloudtask.proto.v1.SpecRequest;
@@ -146,6 +147,19 @@ public final class GatewayClient implements AutoCloseable {
     }
 
     /**
+     * Sends a fire claim. Dropped when no stream is welcomed: the claimer sends its pending claims
+     * again after every Welcome.
+     */
+    public void sendFireClaim(FireClaim claim) {
+        onExecutor(() -> {
+            Session s = session;
+            if (s != null && s.welcomed) {
+                s.requests.onNext(AgentMessage.newBuilder().setFireClaim(claim).build());
+            }
+        });
+    }
+
+    /**
      * Answers a command. Dropped when no stream is welcomed: the control plane delivers an
      * unanswered command again on the next stream, and the agent answers it again from its journal.
      */
@@ -263,6 +277,7 @@ public final class GatewayClient implements AutoCloseable {
             case TASK_SPECS -> listener.onTaskSpecs(message.getTaskSpecs());
             case RUN_NOW -> listener.onRunNow(message.getRunNow());
             case KILL_RUN -> listener.onKillRun(message.getKillRun());
+            case CLAIM_ANSWER -> listener.onClaimAnswer(message.getClaimAnswer());
             case ACK -> outbox.acknowledge(message.getAck().getJournalSequence());
             case BODY_NOT_SET -> log.debug("ignoring a control message this agent does not understand");
         }

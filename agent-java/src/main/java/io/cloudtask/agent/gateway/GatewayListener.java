@@ -1,5 +1,6 @@
 package io.cloudtask.agent.gateway;
 
+import io.cloudtask.proto.v1.ClaimAnswer;
 import io.cloudtask.proto.v1.KillRun;
 import io.cloudtask.proto.v1.RunNow;
 import io.cloudtask.proto.v1.TaskSpecs;
@@ -22,4 +23,7 @@ public interface GatewayListener {
 
     /** A command to kill a run; answer with {@link GatewayClient#sendCommandAck}. */
     void onKillRun(KillRun command);
+
+    /** The answer to a fire claim sent with {@link GatewayClient#sendFireClaim}. */
+    void onClaimAnswer(ClaimAnswer answer);
 }

@@ -4,8 +4,11 @@ import io.cloudtask.agent.policy.OverlapDecider;
 import io.cloudtask.agent.policy.RetryDelays;
 import io.cloudtask.agent.policy.TaskPolicy;
 import io.cloudtask.agent.schedule.Fire;
+import io.cloudtask.proto.v1.ClaimAnswer;
 import io.cloudtask.proto.v1.RunStatus;
+import java.time.Clock;
 import java.time.Duration;
+import java.time.Instant;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.Deque;
@@ -38,16 +41,29 @@ import org.slf4j.LoggerFactory;
 public final class RunCoordinator implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(RunCoordinator.class);
 
+    /**
+     * A strict fire whose claim is granted later than this after it was asked for does not start:
+     * it is reported MISSED (the agent holds the claim, so no other agent runs it either).
+     */
+    public static final Duration CLAIM_DEADLINE = Duration.ofSeconds(10);
+
     private final ProcessRunner runner;
     private final DoubleSupplier random;
+    private final StrictFireGate strictFires;
+    private final Clock clock;
     private final ScheduledExecutorService executor;
     // Confined to the executor thread.
     private final Map<String, TaskRuns> tasks = new HashMap<>();
 
-    /** @param random the jitter source of retry delays, values in [0, 1] */
-    public RunCoordinator(ProcessRunner runner, DoubleSupplier random) {
+    /**
+     * @param random the jitter source of retry delays, values in [0, 1]
+     * @param strictFires where fires of strict tasks claim the right to start
+     */
+    public RunCoordinator(ProcessRunner runner, DoubleSupplier random, StrictFireGate strictFires, Clock clock) {
         this.runner = Objects.requireNonNull(runner, "runner");
         this.random = Objects.requireNonNull(random, "random");
+        this.strictFires = Objects.requireNonNull(strictFires, "strictFires");
+        this.clock = Objects.requireNonNull(clock, "clock");
         this.executor = Executors.newSingleThreadScheduledExecutor(r -> {
             Thread thread = new Thread(r, "cloudtask-runs");
             thread.setDaemon(true);
@@ -90,6 +106,39 @@ public final class RunCoordinator implements AutoCloseable {
 
     private void onFire(Fire fire) {
         RunRequest request = RunRequest.scheduled(fire.spec(), fire.fireTime());
+        if (fire.spec().getStrict()) {
+            Instant askedAt = clock.instant();
+            strictFires.claim(request).whenComplete((answer, failure) -> onThread(
+                    () -> afterClaim(fire, request, askedAt, answer, failure), "claim answer for " + request.runId()));
+            return;
+        }
+        proceed(fire, request);
+    }
+
+    /**
+     * Strict delivery: only the holder of a fire's claim runs it, or reports it MISSED; an agent
+     * denied the claim records nothing (the holder does), so a fire is never recorded twice.
+     */
+    private void afterClaim(Fire fire, RunRequest request, Instant askedAt, ClaimAnswer answer, Throwable failure) {
+        if (failure != null) {
+            log.warn("task {} fire {} not started: {}", request.taskId(), request.fireTime(), failure.getMessage());
+            return;
+        }
+        if (!answer.getGranted()) {
+            log.info("task {} fire {} not started here: {}", request.taskId(), request.fireTime(), answer.getReason());
+            return;
+        }
+        Duration waited = Duration.between(askedAt, clock.instant());
+        if (fire.kind() != Fire.Kind.MISSED && waited.compareTo(CLAIM_DEADLINE) > 0) {
+            runner.reportNotRun(request, RunStatus.RUN_STATUS_MISSED, "strict delivery: the claim was granted "
+                    + waited.toMillis() + " ms after it was asked for, later than the " + CLAIM_DEADLINE.toSeconds()
+                    + " s deadline (was the control plane unreachable?)");
+            return;
+        }
+        proceed(fire, request);
+    }
+
+    private void proceed(Fire fire, RunRequest request) {
         if (fire.kind() == Fire.Kind.MISSED) {
             runner.reportNotRun(request, RunStatus.RUN_STATUS_MISSED,
                     "missed while the agent was down or not firing; misfire policy " + TaskPolicy.of(fire.spec()).misfire());

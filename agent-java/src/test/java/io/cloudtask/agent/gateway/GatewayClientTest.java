@@ -9,7 +9,9 @@ import io.cloudtask.agent.TestSpecs;
 import io.cloudtask.agent.outbox.DiskRunEventOutbox;
 import io.cloudtask.proto.v1.AgentInfo;
 import io.cloudtask.proto.v1.AgentMessage;
+import io.cloudtask.proto.v1.ClaimAnswer;
 import io.cloudtask.proto.v1.CommandAck;
+import io.cloudtask.proto.v1.FireClaim;
 import io.cloudtask.proto.v1.CommandOutcome;
 import io.cloudtask.proto.v1.ControlMessage;
 import io.cloudtask.proto.v1.Hello;
@@ -100,14 +102,17 @@ class GatewayClientTest {
     }
 
     @Test
-    void handsCommandsToTheListenerAndSendsTheirAnswers() {
+    void handsCommandsAndClaimAnswersToTheListenerAndSendsAnswersAndClaims() {
         startClient(gateway.channels(), List.of("cp:9090"));
         await().atMost(WAIT).until(client::isConnected);
 
         gateway.current().send(ControlMessage.newBuilder().setRunNow(RunNow.newBuilder().setCommandId("c-1")).build());
         gateway.current().send(ControlMessage.newBuilder().setKillRun(KillRun.newBuilder().setCommandId("c-2")).build());
-        await().atMost(WAIT).until(() -> commands.size() == 2);
-        assertThat(commands).containsExactly("c-1", "c-2");
+        gateway.current().send(ControlMessage.newBuilder().setClaimAnswer(ClaimAnswer.newBuilder().setClaimId(7)).build());
+        await().atMost(WAIT).until(() -> commands.size() == 3);
+        assertThat(commands).containsExactly("c-1", "c-2", "claim-7");
+        client.sendFireClaim(FireClaim.newBuilder().setClaimId(8).build());
+        await().atMost(WAIT).until(() -> gateway.current().received.stream().anyMatch(AgentMessage::hasFireClaim));
 
         client.sendCommandAck(CommandAck.newBuilder().setCommandId("c-1")
                 .setOutcome(CommandOutcome.COMMAND_OUTCOME_ACCEPTED).build());
@@ -259,6 +264,11 @@ class GatewayClientTest {
                     @Override
                     public void onKillRun(KillRun command) {
                         commands.add(command.getCommandId());
+                    }
+
+                    @Override
+                    public void onClaimAnswer(ClaimAnswer answer) {
+                        commands.add("claim-" + answer.getClaimId());
                     }
                 }, channels, new SplittableRandom(7));
         client.start();

@@ -3,10 +3,12 @@ package io.cloudtask.agent.run;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
+import io.cloudtask.agent.MutableClock;
 import io.cloudtask.agent.TestSpecs;
 import io.cloudtask.agent.outbox.DiskRunEventOutbox;
 import io.cloudtask.agent.schedule.Fire;
 import io.cloudtask.proto.v1.AgentMessage;
+import io.cloudtask.proto.v1.ClaimAnswer;
 import io.cloudtask.proto.v1.RunFinished;
 import io.cloudtask.proto.v1.RunStarted;
 import io.cloudtask.proto.v1.RunStatus;
@@ -20,7 +22,11 @@ import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.CopyOnWriteArrayList;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -46,6 +52,25 @@ class RunCoordinatorTest {
     private DiskRunEventOutbox outbox;
     private ProcessRunner runner;
     private RunCoordinator coordinator;
+    private final MutableClock clock = new MutableClock(Instant.now());
+    /** The network between the agent and the control plane's claims, played by the test. */
+    private final Claims claims = new Claims();
+
+    private static final class Claims {
+        final List<RunRequest> asked = new CopyOnWriteArrayList<>();
+        final Map<String, CompletableFuture<ClaimAnswer>> answers = new ConcurrentHashMap<>();
+
+        CompletableFuture<ClaimAnswer> claim(RunRequest request) {
+            asked.add(request);
+            return answers.computeIfAbsent(request.runId(), id -> new CompletableFuture<>());
+        }
+
+        void answer(RunRequest request, boolean granted) {
+            answers.computeIfAbsent(request.runId(), id -> new CompletableFuture<>()).complete(ClaimAnswer.newBuilder()
+                    .setGranted(granted).setHolderAgentId(granted ? "me" : "other").setReason(granted ? "" : "claimed by other")
+                    .build());
+        }
+    }
 
     @BeforeEach
     void start() throws IOException {
@@ -53,7 +78,7 @@ class RunCoordinatorTest {
         outbox.open();
         runner = new ProcessRunner(tasksDir, Platform.current(), outbox, Clock.systemUTC());
         // The jitter source at its maximum makes every retry delay equal its ceiling.
-        coordinator = new RunCoordinator(runner, () -> 1.0);
+        coordinator = new RunCoordinator(runner, () -> 1.0, claims::claim, clock);
     }
 
     @AfterEach
@@ -187,6 +212,55 @@ class RunCoordinatorTest {
         assertThat(missed.getStatus()).isEqualTo(RunStatus.RUN_STATUS_MISSED);
         assertThat(missed.getError()).contains("MISFIRE_POLICY_RUN_ONCE");
         assertThat(started(T1, 1)).isEmpty();
+    }
+
+    @Test
+    void aStrictFireStartsOnlyOnceItsClaimIsGrantedAndItsRetriesDoNotClaimAgain() {
+        TaskSpec spec = spec("exit 1").setStrict(true).setMaxAttempts(2)
+                .setRetryInitialDelay(TestSpecs.duration(Duration.ofMillis(50))).build();
+        fire(spec, T1);
+        await().atMost(WAIT).until(() -> claims.asked.size() == 1);
+        await().during(Duration.ofMillis(300)).atMost(Duration.ofSeconds(2)).until(() -> events().isEmpty());
+
+        claims.answer(claims.asked.get(0), true);
+
+        await().atMost(WAIT).until(() -> finished(T1, 2).isPresent());
+        assertThat(started(T1, 1)).isPresent();
+        assertThat(claims.asked).hasSize(1);
+    }
+
+    @Test
+    void aStrictFireDeniedItsClaimRecordsNothing() {
+        TaskSpec spec = spec("true").setStrict(true).build();
+        fire(spec, T1);
+        await().atMost(WAIT).until(() -> claims.asked.size() == 1);
+
+        claims.answer(claims.asked.get(0), false);
+
+        await().during(Duration.ofMillis(500)).atMost(Duration.ofSeconds(2)).until(() -> events().isEmpty());
+    }
+
+    @Test
+    void aClaimGrantedAfterTheDeadlineIsReportedMissedAndAMissedStrictFireOnlyByItsHolder() {
+        TaskSpec spec = spec("true").setStrict(true).build();
+        fire(spec, T1);
+        await().atMost(WAIT).until(() -> claims.asked.size() == 1);
+        clock.advance(RunCoordinator.CLAIM_DEADLINE.plusSeconds(1));
+        claims.answer(claims.asked.get(0), true);
+
+        RunFinished late = await().atMost(WAIT).until(() -> finished(T1, 1), Optional::isPresent).get();
+        assertThat(late.getStatus()).isEqualTo(RunStatus.RUN_STATUS_MISSED);
+        assertThat(late.getError()).contains("later than the 10 s deadline");
+        assertThat(started(T1, 1)).isEmpty();
+
+        coordinator.fire(new Fire(TASK, spec, T2, Fire.Kind.MISSED));
+        coordinator.fire(new Fire(TASK, spec, T3, Fire.Kind.MISSED));
+        await().atMost(WAIT).until(() -> claims.asked.size() == 3);
+        claims.answer(claims.asked.get(1), true);
+        claims.answer(claims.asked.get(2), false);
+        await().atMost(WAIT).until(() -> finished(T2, 1).isPresent());
+        assertThat(finished(T2, 1).orElseThrow().getStatus()).isEqualTo(RunStatus.RUN_STATUS_MISSED);
+        await().during(Duration.ofMillis(300)).atMost(Duration.ofSeconds(2)).until(() -> finished(T3, 1).isEmpty());
     }
 
     private static Duration gap(RunFinished before, RunStarted after) {
