@@ -56,7 +56,7 @@ public final class Benchmarks {
 
     /**
      * Arguments: {@code quick} or {@code full}, then optionally the measures to run (footprint,
-     * lateness, commands, ingestion, connections, failover); all by default.
+     * lateness, commands, claims, ingestion, connections, failover); all by default.
      */
     public static void main(String[] args) throws Exception {
         boolean full = args.length > 0 && args[0].equalsIgnoreCase("full");
@@ -98,6 +98,9 @@ public final class Benchmarks {
                     footprint(system);
                 }
                 editsAndCommands(system, full ? 200 : 50);
+            }
+            if (selected("claims")) {
+                claims(system, full ? 10_000 : 2_000, full ? 100_000 : 20_000);
             }
             if (selected("ingestion")) {
                 ingestion(system);
@@ -257,6 +260,86 @@ public final class Benchmarks {
             TimeUnit.MILLISECONDS.sleep(10);
         }
         throw new IllegalStateException("run " + runId + " was never reported started");
+    }
+
+    /**
+     * Strict delivery's claim round trip over the real protocol: a simulated agent claims fires of
+     * a strict task one at a time (latency), then with up to 256 claims in flight (throughput).
+     */
+    private void claims(CloudTaskSystem system, int sequential, int pipelined) throws Exception {
+        section("Strict-claim round trip (one replica, loopback)");
+        Api api = system.api();
+        String taskId = api.createTask("{\"name\": \"bench-strict\", \"command\": \"true\", \"schedules\": [],"
+                + " \"delivery\": {\"policy\": \"STRICT\"}}").get("id").asText();
+        ManagedChannel channel = channel(system.grpcPort());
+        try {
+            SimulatedAgent agent = new SimulatedAgent("bench-claims");
+            java.util.concurrent.ConcurrentMap<Long, java.util.concurrent.CompletableFuture<io.cloudtask.proto.v1.ClaimAnswer>>
+                    waiting = new java.util.concurrent.ConcurrentHashMap<>();
+            agent.onClaimAnswers(answer -> {
+                var future = waiting.remove(answer.getClaimId());
+                if (future != null) {
+                    future.complete(answer);
+                }
+            });
+            agent.connect(channel);
+            if (!agent.awaitWelcome(30, TimeUnit.SECONDS)) {
+                throw new IllegalStateException("simulated agent not welcomed");
+            }
+            Instant base = Instant.parse("2030-01-01T00:00:00Z");
+            long claimId = 0;
+            // Warm-up: connection pool, JIT, prepared statements.
+            for (int i = 0; i < 200; i++) {
+                claimOne(agent, waiting, ++claimId, taskId, base.plusSeconds(claimId));
+            }
+            long[] micros = new long[sequential];
+            for (int i = 0; i < sequential; i++) {
+                long start = System.nanoTime();
+                claimOne(agent, waiting, ++claimId, taskId, base.plusSeconds(claimId));
+                micros[i] = (System.nanoTime() - start) / 1_000;
+            }
+            Arrays.sort(micros);
+            java.util.concurrent.Semaphore window = new java.util.concurrent.Semaphore(256);
+            List<java.util.concurrent.CompletableFuture<io.cloudtask.proto.v1.ClaimAnswer>> all = new ArrayList<>();
+            long start = System.nanoTime();
+            for (int i = 0; i < pipelined; i++) {
+                window.acquire();
+                long id = ++claimId;
+                var future = new java.util.concurrent.CompletableFuture<io.cloudtask.proto.v1.ClaimAnswer>();
+                future.whenComplete((answer, failure) -> window.release());
+                waiting.put(id, future);
+                all.add(future);
+                agent.sendUnjournaled(AgentMessage.newBuilder().setFireClaim(io.cloudtask.proto.v1.FireClaim.newBuilder()
+                        .setClaimId(id).setTaskId(taskId).setFireTime(Timestamps.of(base.plusSeconds(id))).setSpecVersion(1))
+                        .build());
+            }
+            long granted = 0;
+            for (var future : all) {
+                granted += future.get(60, TimeUnit.SECONDS).getGranted() ? 1 : 0;
+            }
+            double seconds = (System.nanoTime() - start) / 1e9;
+            table(List.of("measure", "figure", "target"),
+                    List.of("claim round trip, one at a time (" + sequential + " claims)", "p50 " + ms(percentile(micros, 50))
+                            + ", p99 " + ms(percentile(micros, 99)) + ", max " + ms(micros[sequential - 1]), "p99 ≤ 5 ms"),
+                    List.of("claims decided, 256 in flight (" + pipelined + " claims, " + granted + " granted)",
+                            fmt(pipelined / seconds) + " claims/s", "—"));
+            agent.close();
+        } finally {
+            channel.shutdownNow();
+        }
+        api.deleteTask(taskId);
+    }
+
+    private static void claimOne(SimulatedAgent agent,
+            java.util.concurrent.ConcurrentMap<Long, java.util.concurrent.CompletableFuture<io.cloudtask.proto.v1.ClaimAnswer>>
+                    waiting, long claimId, String taskId, Instant fire) throws Exception {
+        var future = new java.util.concurrent.CompletableFuture<io.cloudtask.proto.v1.ClaimAnswer>();
+        waiting.put(claimId, future);
+        agent.sendUnjournaled(AgentMessage.newBuilder().setFireClaim(io.cloudtask.proto.v1.FireClaim.newBuilder()
+                .setClaimId(claimId).setTaskId(taskId).setFireTime(Timestamps.of(fire)).setSpecVersion(1)).build());
+        if (!future.get(30, TimeUnit.SECONDS).getGranted()) {
+            throw new IllegalStateException("claim " + claimId + " denied");
+        }
     }
 
     private void ingestion(CloudTaskSystem system) throws Exception {

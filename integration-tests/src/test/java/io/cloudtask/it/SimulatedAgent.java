@@ -4,6 +4,7 @@ import io.cloudtask.proto.v1.Ack;
 import io.cloudtask.proto.v1.AgentGatewayGrpc;
 import io.cloudtask.proto.v1.AgentInfo;
 import io.cloudtask.proto.v1.AgentMessage;
+import io.cloudtask.proto.v1.ClaimAnswer;
 import io.cloudtask.proto.v1.ControlMessage;
 import io.cloudtask.proto.v1.Hello;
 import io.grpc.ManagedChannel;
@@ -13,10 +14,11 @@ import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.Consumer;
 
 /**
  * A lightweight agent stream for load measurements: many can share one channel. It speaks the
- * real protocol (hello, run events with journal sequences, acks) and honours flow control: it
+ * real protocol (hello, run events with journal sequences, acks, fire claims) and honours flow control: it
  * sends only while the stream is ready. Thread-safe; gRPC calls its callbacks on its own threads.
  */
 final class SimulatedAgent implements ClientResponseObserver<AgentMessage, ControlMessage> {
@@ -27,6 +29,7 @@ final class SimulatedAgent implements ClientResponseObserver<AgentMessage, Contr
     private final ConcurrentLinkedQueue<AgentMessage> pending = new ConcurrentLinkedQueue<>();
     private volatile ClientCallStreamObserver<AgentMessage> out;
     private volatile Throwable failure;
+    private volatile Consumer<ClaimAnswer> claimAnswers = answer -> { };
 
     SimulatedAgent(String agentId) {
         this.agentId = agentId;
@@ -49,6 +52,17 @@ final class SimulatedAgent implements ClientResponseObserver<AgentMessage, Contr
         pending.add(event.toBuilder().setJournalSequence(sequence).build());
         drain();
         return sequence;
+    }
+
+    /** Queues a message that is not a run event (a fire claim), without a journal sequence. */
+    void sendUnjournaled(AgentMessage message) {
+        pending.add(message);
+        drain();
+    }
+
+    /** Where claim answers go (called on gRPC threads). */
+    void onClaimAnswers(Consumer<ClaimAnswer> consumer) {
+        this.claimAnswers = consumer;
     }
 
     /** The journal sequence of the last event queued. */
@@ -94,6 +108,8 @@ final class SimulatedAgent implements ClientResponseObserver<AgentMessage, Contr
         } else if (message.hasAck()) {
             Ack ack = message.getAck();
             acknowledged.accumulateAndGet(ack.getJournalSequence(), Math::max);
+        } else if (message.hasClaimAnswer()) {
+            claimAnswers.accept(message.getClaimAnswer());
         }
     }
 

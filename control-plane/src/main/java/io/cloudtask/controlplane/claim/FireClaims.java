@@ -19,10 +19,8 @@ import java.time.ZoneOffset;
 import java.time.temporal.ChronoUnit;
 import java.util.ArrayList;
 import java.util.HashMap;
-import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
-import java.util.Set;
 import java.util.UUID;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -38,14 +36,22 @@ public class FireClaims {
     private static final Logger log = LoggerFactory.getLogger(FireClaims.class);
     private static final int DELETE_BATCH = 5000;
 
-    private static final String INSERT = "INSERT INTO fire_claims (task_id, fire_time, scope, agent_id, spec_version,"
-            + " claimed_at) SELECT c.task_id, c.fire_time, c.scope, ?, c.spec_version, ?"
-            + " FROM unnest(?::uuid[], ?::timestamptz[], ?::text[], ?::bigint[]) AS c(task_id, fire_time, scope, spec_version)"
-            + " ON CONFLICT DO NOTHING RETURNING task_id, fire_time, scope";
-    private static final String HOLDERS = "SELECT f.task_id, f.fire_time, f.scope, f.agent_id FROM fire_claims f"
-            + " JOIN unnest(?::uuid[], ?::timestamptz[], ?::text[]) AS c(task_id, fire_time, scope)"
-            + " ON f.task_id = c.task_id AND f.fire_time = c.fire_time AND f.scope = c.scope";
-    private static final String LIVE_TASKS = "SELECT id FROM tasks WHERE id = ANY (?) AND cluster = ? AND deleted_at IS NULL";
+    /**
+     * Decides a batch in one statement (one round trip, then the commit): keep the claims of live
+     * tasks of the agent's cluster, insert them, and report per claim whether its task is live and
+     * who holds its fire. A fire inserted by a concurrent transaction after this statement began is
+     * neither inserted here nor visible: its holder comes back null, and the claim is denied.
+     */
+    private static final String DECIDE = "WITH c AS (SELECT * FROM unnest(?::int[], ?::uuid[], ?::timestamptz[],"
+            + " ?::text[], ?::bigint[]) AS c(idx, task_id, fire_time, scope, spec_version)),"
+            + " live AS (SELECT c.* FROM c JOIN tasks t ON t.id = c.task_id AND t.cluster = ? AND t.deleted_at IS NULL),"
+            + " ins AS (INSERT INTO fire_claims (task_id, fire_time, scope, agent_id, spec_version, claimed_at)"
+            + " SELECT DISTINCT ON (task_id, fire_time, scope) task_id, fire_time, scope, ?, spec_version, ? FROM live"
+            + " ON CONFLICT DO NOTHING RETURNING task_id, fire_time, scope, agent_id)"
+            + " SELECT c.idx, live.idx IS NOT NULL, COALESCE(ins.agent_id, f.agent_id) FROM c"
+            + " LEFT JOIN live ON live.idx = c.idx"
+            + " LEFT JOIN ins ON ins.task_id = c.task_id AND ins.fire_time = c.fire_time AND ins.scope = c.scope"
+            + " LEFT JOIN fire_claims f ON f.task_id = c.task_id AND f.fire_time = c.fire_time AND f.scope = c.scope";
 
     private final TransactionOperations<Connection> transactions;
     private final Clock clock;
@@ -85,33 +91,19 @@ public class FireClaims {
             }
             fires.add(fire);
         }
-        Map<Fire, String> holders = transactions.executeWrite(status -> {
-            Connection connection = status.getConnection();
-            Set<UUID> live = liveTasks(connection, cluster, fires);
-            for (int i = 0; i < fires.size(); i++) {
-                Fire fire = fires.get(i);
-                if (fire != null && !live.contains(fire.taskId())) {
-                    refused.put(i, "task " + fire.taskId() + " is deleted or not in cluster '" + cluster + "'");
-                    fires.set(i, null);
-                }
+        Map<Integer, String> holders = new HashMap<>();
+        List<Integer> wellFormed = new ArrayList<>();
+        for (int i = 0; i < fires.size(); i++) {
+            if (fires.get(i) != null) {
+                wellFormed.add(i);
             }
-            List<Fire> wanted = fires.stream().filter(f -> f != null).distinct().toList();
-            Map<Fire, String> held = new HashMap<>();
-            if (!wanted.isEmpty()) {
-                Map<Fire, Long> versions = new HashMap<>();
-                for (int i = 0; i < fires.size(); i++) {
-                    if (fires.get(i) != null) {
-                        versions.put(fires.get(i), claims.get(i).getSpecVersion());
-                    }
-                }
-                for (Fire granted : insert(connection, agentId, wanted, versions)) {
-                    held.put(granted, agentId);
-                }
-                List<Fire> contested = wanted.stream().filter(f -> !held.containsKey(f)).toList();
-                held.putAll(holders(connection, contested));
-            }
-            return held;
-        });
+        }
+        if (!wellFormed.isEmpty()) {
+            transactions.executeWrite(status -> {
+                decide(status.getConnection(), agentId, cluster, claims, fires, wellFormed, refused, holders);
+                return null;
+            });
+        }
         List<ClaimAnswer> answers = new ArrayList<>(claims.size());
         for (int i = 0; i < claims.size(); i++) {
             ClaimAnswer.Builder answer = ClaimAnswer.newBuilder().setClaimId(claims.get(i).getClaimId());
@@ -120,13 +112,13 @@ public class FireClaims {
             if (reason != null || fire == null) {
                 answer.setGranted(false).setReason(reason == null ? "malformed claim" : reason);
             } else {
-                String holder = holders.get(fire);
+                String holder = holders.get(i);
                 if (agentId.equals(holder)) {
                     answer.setGranted(true).setHolderAgentId(agentId);
                 } else {
                     answer.setGranted(false).setHolderAgentId(holder == null ? "" : holder)
-                            .setReason("fire " + fire.fireTime() + " of task " + fire.taskId() + " is claimed by agent "
-                                    + holder);
+                            .setReason("fire " + fire.fireTime() + " of task " + fire.taskId() + " is claimed by "
+                                    + (holder == null ? "another agent, at this moment" : "agent " + holder));
                 }
             }
             answers.add(answer.build());
@@ -160,66 +152,31 @@ public class FireClaims {
         }
     }
 
-    private static Set<UUID> liveTasks(Connection connection, String cluster, List<Fire> fires) throws SQLException {
-        Set<UUID> ids = new HashSet<>();
-        fires.stream().filter(f -> f != null).forEach(f -> ids.add(f.taskId()));
-        Set<UUID> live = new HashSet<>();
-        if (ids.isEmpty()) {
-            return live;
-        }
-        try (PreparedStatement select = connection.prepareStatement(LIVE_TASKS)) {
-            select.setArray(1, connection.createArrayOf("uuid", ids.toArray()));
-            select.setString(2, cluster);
-            try (ResultSet rows = select.executeQuery()) {
+    private void decide(Connection connection, String agentId, String cluster, List<FireClaim> claims, List<Fire> fires,
+            List<Integer> indexes, Map<Integer, String> refused, Map<Integer, String> holders) throws SQLException {
+        try (PreparedStatement decide = connection.prepareStatement(DECIDE)) {
+            decide.setArray(1, connection.createArrayOf("int4", indexes.toArray()));
+            decide.setArray(2, connection.createArrayOf("uuid", indexes.stream().map(i -> fires.get(i).taskId()).toArray()));
+            decide.setArray(3, connection.createArrayOf("timestamptz", indexes.stream()
+                    .map(i -> utc(fires.get(i).fireTime()).toString()).toArray()));
+            decide.setArray(4, connection.createArrayOf("text", indexes.stream().map(i -> fires.get(i).scope()).toArray()));
+            decide.setArray(5, connection.createArrayOf("int8", indexes.stream()
+                    .map(i -> claims.get(i).getSpecVersion()).toArray()));
+            decide.setString(6, cluster);
+            decide.setString(7, agentId);
+            decide.setObject(8, utc(clock.instant()));
+            try (ResultSet rows = decide.executeQuery()) {
                 while (rows.next()) {
-                    live.add(rows.getObject(1, UUID.class));
+                    int index = rows.getInt(1);
+                    if (!rows.getBoolean(2)) {
+                        refused.put(index, "task " + fires.get(index).taskId() + " is deleted or not in cluster '"
+                                + cluster + "'");
+                    } else {
+                        holders.put(index, rows.getString(3));
+                    }
                 }
             }
         }
-        return live;
-    }
-
-    private List<Fire> insert(Connection connection, String agentId, List<Fire> fires, Map<Fire, Long> versions)
-            throws SQLException {
-        List<Fire> inserted = new ArrayList<>();
-        try (PreparedStatement insert = connection.prepareStatement(INSERT)) {
-            insert.setString(1, agentId);
-            insert.setObject(2, utc(clock.instant()));
-            insert.setArray(3, connection.createArrayOf("uuid", fires.stream().map(Fire::taskId).toArray()));
-            insert.setArray(4, connection.createArrayOf("timestamptz", fires.stream().map(f -> utc(f.fireTime()).toString())
-                    .toArray()));
-            insert.setArray(5, connection.createArrayOf("text", fires.stream().map(Fire::scope).toArray()));
-            insert.setArray(6, connection.createArrayOf("int8", fires.stream().map(versions::get).toArray()));
-            try (ResultSet rows = insert.executeQuery()) {
-                while (rows.next()) {
-                    inserted.add(fire(rows));
-                }
-            }
-        }
-        return inserted;
-    }
-
-    private static Map<Fire, String> holders(Connection connection, List<Fire> fires) throws SQLException {
-        Map<Fire, String> holders = new HashMap<>();
-        if (fires.isEmpty()) {
-            return holders;
-        }
-        try (PreparedStatement select = connection.prepareStatement(HOLDERS)) {
-            select.setArray(1, connection.createArrayOf("uuid", fires.stream().map(Fire::taskId).toArray()));
-            select.setArray(2, connection.createArrayOf("timestamptz", fires.stream().map(f -> utc(f.fireTime()).toString())
-                    .toArray()));
-            select.setArray(3, connection.createArrayOf("text", fires.stream().map(Fire::scope).toArray()));
-            try (ResultSet rows = select.executeQuery()) {
-                while (rows.next()) {
-                    holders.put(fire(rows), rows.getString(4));
-                }
-            }
-        }
-        return holders;
-    }
-
-    private static Fire fire(ResultSet row) throws SQLException {
-        return new Fire(row.getObject(1, UUID.class), row.getObject(2, OffsetDateTime.class).toInstant(), row.getString(3));
     }
 
     private static OffsetDateTime utc(Instant instant) {

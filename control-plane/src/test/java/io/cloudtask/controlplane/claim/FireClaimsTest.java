@@ -120,6 +120,36 @@ class FireClaimsTest extends ControlPlaneTest {
     }
 
     @Test
+    void twoAgentsRacingForTheSameFiresGetEachFireExactlyOnce() throws Exception {
+        String taskId = createStrictTask("strict-race");
+        AgentStream first = new AgentStream().hello("claim-agent-7");
+        AgentStream second = new AgentStream().hello("claim-agent-8");
+        int fires = 200;
+        java.util.concurrent.ExecutorService racers = java.util.concurrent.Executors.newFixedThreadPool(2);
+        try {
+            var firstGrants = racers.submit(() -> grants(first, taskId, fires));
+            var secondGrants = racers.submit(() -> grants(second, taskId, fires));
+            java.util.Set<Instant> a = firstGrants.get();
+            java.util.Set<Instant> b = secondGrants.get();
+            assertThat(a).doesNotContainAnyElementsOf(b);
+            assertThat(a.size() + b.size()).isEqualTo(fires);
+        } finally {
+            racers.shutdownNow();
+        }
+    }
+
+    private static java.util.Set<Instant> grants(AgentStream agent, String taskId, int fires) {
+        java.util.Set<Instant> granted = new java.util.HashSet<>();
+        for (int i = 0; i < fires; i++) {
+            Instant fire = FIRE.plusSeconds(1000 + i);
+            if (agent.claim(taskId, fire, false).getGranted()) {
+                granted.add(fire);
+            }
+        }
+        return granted;
+    }
+
+    @Test
     void eachAgentClaimsItsOwnCopyOfABroadcastFire() {
         String taskId = createStrictTask("strict-broadcast");
         AgentStream first = new AgentStream().hello("claim-agent-3");
