@@ -4,11 +4,14 @@ import io.cloudtask.controlplane.cluster.AgentAdmission;
 import io.cloudtask.controlplane.cluster.AgentDirectory;
 import io.cloudtask.controlplane.cluster.ClusterService;
 import io.cloudtask.controlplane.coordination.ReplicaIdentity;
+import io.cloudtask.controlplane.pkg.PackageContent;
 import io.cloudtask.controlplane.run.RunIngestion;
 import io.cloudtask.controlplane.task.TaskService;
 import io.cloudtask.proto.v1.AgentGatewayGrpc;
 import io.cloudtask.proto.v1.AgentMessage;
 import io.cloudtask.proto.v1.ControlMessage;
+import io.cloudtask.proto.v1.FetchPackageRequest;
+import io.cloudtask.proto.v1.PackageChunk;
 import io.grpc.Status;
 import io.grpc.stub.ServerCallStreamObserver;
 import io.grpc.stub.StreamObserver;
@@ -34,14 +37,16 @@ public class AgentGatewayService extends AgentGatewayGrpc.AgentGatewayImplBase i
     private final RunIngestion ingestion;
     private final AgentDirectory agents;
     private final AgentAdmission admission;
+    private final PackageContent packages;
     private final Clock clock;
     private final String replicaId;
     private final ConcurrentMap<String, AgentSession> sessions = new ConcurrentHashMap<>();
     private final ExecutorService pool;
 
     AgentGatewayService(TaskService tasks, ClusterService clusters, RunIngestion ingestion, AgentDirectory agents,
-            AgentAdmission admission, Clock clock, ReplicaIdentity replica) {
+            AgentAdmission admission, PackageContent packages, Clock clock, ReplicaIdentity replica) {
         this.admission = admission;
+        this.packages = packages;
         this.tasks = tasks;
         this.clusters = clusters;
         this.ingestion = ingestion;
@@ -62,6 +67,12 @@ public class AgentGatewayService extends AgentGatewayGrpc.AgentGatewayImplBase i
                 new SerialExecutor(pool), this, RemoteAddressInterceptor.REMOTE_ADDRESS.get());
         session.start();
         return session;
+    }
+
+    @Override
+    public void fetchPackage(FetchPackageRequest request, StreamObserver<PackageChunk> responseObserver) {
+        new PackageFetch(request, (ServerCallStreamObserver<PackageChunk>) responseObserver, new SerialExecutor(pool),
+                admission, clusters, agents, packages, RemoteAddressInterceptor.REMOTE_ADDRESS.get()).start();
     }
 
     /** Ids of the agents whose stream this replica holds. */
