@@ -8,6 +8,8 @@ import io.cloudtask.agent.membership.AssignmentListener;
 import io.cloudtask.agent.membership.FencingPolicy;
 import io.cloudtask.agent.membership.ZkMembership;
 import io.cloudtask.agent.outbox.DiskRunEventOutbox;
+import io.cloudtask.agent.pkg.GrpcPackageFetcher;
+import io.cloudtask.agent.pkg.PackageCache;
 import io.cloudtask.agent.run.Platform;
 import io.cloudtask.agent.run.ProcessRunner;
 import io.cloudtask.agent.run.RunCoordinator;
@@ -17,6 +19,7 @@ import io.cloudtask.agent.schedule.LocalScheduler;
 import io.cloudtask.agent.spec.SpecCache;
 import io.cloudtask.proto.v1.AgentInfo;
 import io.cloudtask.proto.v1.Assignment;
+import io.cloudtask.proto.v1.TaskSpec;
 import io.cloudtask.proto.v1.TaskSpecs;
 import io.cloudtask.proto.v1.Welcome;
 import java.io.IOException;
@@ -24,6 +27,7 @@ import java.io.UncheckedIOException;
 import java.security.SecureRandom;
 import java.time.Clock;
 import java.time.Duration;
+import java.util.HashSet;
 import java.util.Objects;
 import java.util.OptionalLong;
 import java.util.Set;
@@ -44,8 +48,9 @@ import org.slf4j.LoggerFactory;
  *
  * <p>Threads: {@code cloudtask-reconcile} applies assignments, specs and reconnect re-reads one at
  * a time; {@code cloudtask-timer} fires; {@code cloudtask-run-*} and {@code cloudtask-output-*} run
- * processes and read their output; {@code cloudtask-gateway} owns the stream; Curator and gRPC
- * threads only hand work to those.
+ * processes and read their output (a run fetches its task's package first if the agent lacks it);
+ * {@code cloudtask-packages} prefetches packages; {@code cloudtask-gateway} owns the stream; Curator
+ * and gRPC threads only hand work to those.
  *
  * <p>Lifecycle: construct (no I/O), {@link #start()} once, {@link #close()} (idempotent) in this
  * order: stop firing → stop accepting runs → flush briefly and close the stream → close the spool →
@@ -54,6 +59,8 @@ import org.slf4j.LoggerFactory;
 public final class Agent implements AutoCloseable {
     /** How long close() waits for the control plane to acknowledge pending run events. */
     static final Duration FLUSH_TIMEOUT = Duration.ofSeconds(2);
+    /** The longest one package download may take before it is retried from where it stopped. */
+    static final Duration PACKAGE_FETCH_TIMEOUT = Duration.ofMinutes(30);
 
     private static final Logger log = LoggerFactory.getLogger(Agent.class);
 
@@ -61,6 +68,9 @@ public final class Agent implements AutoCloseable {
     private final Clock clock;
     private final SpecCache specCache;
     private final DiskRunEventOutbox outbox;
+    private final GrpcPackageFetcher packageFetcher;
+    private final ExecutorService packageExecutor;
+    private final PackageCache packages;
     private final ProcessRunner runner;
     private final RunCoordinator coordinator;
     private final LocalScheduler scheduler;
@@ -87,7 +97,17 @@ public final class Agent implements AutoCloseable {
         this.specCache = new SpecCache(config.specDir());
         this.outbox = new DiskRunEventOutbox(config.spoolDir(), DiskRunEventOutbox.Options.forMaxBytes(config.spoolMaxBytes()),
                 clock);
-        this.runner = new ProcessRunner(config.workDir().resolve("tasks"), Platform.current(), outbox, clock);
+        this.packageFetcher = new GrpcPackageFetcher(
+                new GrpcPackageFetcher.Identity(config.agentId(), config.cluster(), config.joinToken()),
+                config.controlPlane(), channelFactory, PACKAGE_FETCH_TIMEOUT);
+        this.packageExecutor = Executors.newSingleThreadExecutor(runnable -> {
+            Thread thread = new Thread(runnable, "cloudtask-packages");
+            thread.setDaemon(true);
+            return thread;
+        });
+        this.packages = new PackageCache(config.packageDir(), packageFetcher, config.packageMaxUnpackedBytes(),
+                packageExecutor);
+        this.runner = new ProcessRunner(config.workDir().resolve("tasks"), packages, Platform.current(), outbox, clock);
         this.coordinator = new RunCoordinator(runner, new SecureRandom()::nextDouble);
         this.fireMarkers = new DiskFireMarkers(config.workDir().resolve("fires"));
         this.scheduler = new LocalScheduler(clock, this::onFire, fireMarkers);
@@ -110,7 +130,10 @@ public final class Agent implements AutoCloseable {
         this.membership = new ZkMembership(curator, config.cluster(), config.agentId(), new AssignmentListener() {
             @Override
             public void onAssignment(Assignment assignment) {
-                onReconcileThread(() -> reconciler.applyAssignment(assignment));
+                onReconcileThread(() -> {
+                    reconciler.applyAssignment(assignment);
+                    syncPackages();
+                });
             }
 
             @Override
@@ -141,6 +164,7 @@ public final class Agent implements AutoCloseable {
             throw new UncheckedIOException("cannot open the run-event spool in " + config.spoolDir() + ": " + e.getMessage(), e);
         }
         specCache.load();
+        onReconcileThread(this::syncPackages);
         info = HostFacts.agentInfo(config, clock.instant());
         scheduler.start();
         // Registered before start() so the first CONNECTED reaches the fencing policy.
@@ -182,6 +206,11 @@ public final class Agent implements AutoCloseable {
         return runner.activeRuns();
     }
 
+    /** The package cache (what it holds, how many fetches it made). */
+    public PackageCache packages() {
+        return packages;
+    }
+
     /** Whether the gateway stream is up and welcomed. */
     public boolean isConnectedToControlPlane() {
         return gateway.isConnected();
@@ -201,6 +230,8 @@ public final class Agent implements AutoCloseable {
         fireMarkers.close();
         coordinator.close();
         runner.close();
+        packageExecutor.shutdownNow();
+        packageFetcher.close();
         gateway.close();
         // After the gateway: it reads and acknowledges until it is closed. Runs still in flight can
         // no longer report; their events are lost (a later issue waits for them or kills them).
@@ -226,6 +257,22 @@ public final class Agent implements AutoCloseable {
     /** Runs on the reconcile thread (called by the fencing policy there). */
     private void rereadAllocation() throws Exception {
         membership.readAllocation().ifPresentOrElse(reconciler::applyAssignment, reconciler::assignmentMissing);
+        syncPackages();
+    }
+
+    /**
+     * On the reconcile thread, after the held specs changed: fetches the packages they name ahead of
+     * their first run, and deletes the packages none of them names (runs in flight keep theirs).
+     */
+    private void syncPackages() {
+        Set<String> wanted = new HashSet<>();
+        for (TaskSpec spec : specCache.snapshot().values()) {
+            if (spec.hasPackage()) {
+                wanted.add(spec.getPackage().getSha256());
+                packages.prefetch(spec.getPackage());
+            }
+        }
+        packages.retainOnly(wanted);
     }
 
     /** Called on the timer thread: hand off without blocking. */
@@ -257,7 +304,10 @@ public final class Agent implements AutoCloseable {
 
         @Override
         public void onTaskSpecs(TaskSpecs specs) {
-            onReconcileThread(() -> reconciler.applySpecs(specs));
+            onReconcileThread(() -> {
+                reconciler.applySpecs(specs);
+                syncPackages();
+            });
         }
     }
 }

@@ -3,6 +3,7 @@ package io.cloudtask.agent.run;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
+import io.cloudtask.agent.TestPackages;
 import io.cloudtask.agent.TestSpecs;
 import io.cloudtask.agent.outbox.DiskRunEventOutbox;
 import io.cloudtask.agent.schedule.Fire;
@@ -51,7 +52,7 @@ class RunCoordinatorTest {
     void start() throws IOException {
         outbox = new DiskRunEventOutbox(spoolDir, DiskRunEventOutbox.Options.forMaxBytes(64L << 20), Clock.systemUTC());
         outbox.open();
-        runner = new ProcessRunner(tasksDir, Platform.current(), outbox, Clock.systemUTC());
+        runner = new ProcessRunner(tasksDir, TestPackages.NONE, Platform.current(), outbox, Clock.systemUTC());
         // The jitter source at its maximum makes every retry delay equal its ceiling.
         coordinator = new RunCoordinator(runner, () -> 1.0);
     }
