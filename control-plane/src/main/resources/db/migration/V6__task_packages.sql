@@ -30,7 +30,7 @@ CREATE TABLE task_packages (
     format         TEXT NOT NULL,
     size_bytes     BIGINT NOT NULL,
     uploaded_at    TIMESTAMPTZ NOT NULL,
-    -- Set when this version was made by reverting to an older one (or by cloning a task).
+    -- Set when this version was made by reverting to an older one.
     reverted_from  BIGINT,
     PRIMARY KEY (task_id, version)
 );
