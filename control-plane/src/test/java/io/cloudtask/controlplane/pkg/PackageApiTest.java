@@ -191,7 +191,7 @@ class PackageApiTest extends ControlPlaneTest {
     }
 
     @Test
-    void theCurrentVersionIsKeptEvenWhenOlderThanTheNewest() {
+    void versionNumbersKeepGrowingThroughRemoveAndRevert() {
         String id = createTask("current-kept");
         upload(id, "v1.zip", Archives.zip(10, 200));
         assertThat(rest.delete("/api/v1/tasks/" + id + "/package").status()).isEqualTo(204);
@@ -199,7 +199,7 @@ class PackageApiTest extends ControlPlaneTest {
         upload(id, "v3.zip", Archives.zip(10, 202));
         rest.post("/api/v1/tasks/" + id + "/packages/1/revert", "");
         upload(id, "v5.zip", Archives.zip(10, 203));
-        // Now versions 1..5; newest three are 5, 4, 3, and the current is 5.
+        // Versions 1..5 (4 restores 1); the newest three are kept and the current one is the newest.
         JsonNode list = rest.get("/api/v1/tasks/" + id + "/packages").json();
         assertThat(list.get("currentVersion").asLong()).isEqualTo(5);
         assertThat(list.get("versions").findValues("version")).extracting(JsonNode::asLong).containsExactly(5L, 4L, 3L);
