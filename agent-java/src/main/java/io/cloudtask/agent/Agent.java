@@ -11,6 +11,8 @@ import io.cloudtask.agent.membership.AssignmentListener;
 import io.cloudtask.agent.membership.FencingPolicy;
 import io.cloudtask.agent.membership.ZkMembership;
 import io.cloudtask.agent.outbox.DiskRunEventOutbox;
+import io.cloudtask.agent.pkg.GrpcPackageFetcher;
+import io.cloudtask.agent.pkg.PackageCache;
 import io.cloudtask.agent.run.Platform;
 import io.cloudtask.agent.run.ProcessRunner;
 import io.cloudtask.agent.run.RunCoordinator;
@@ -24,6 +26,7 @@ import io.cloudtask.proto.v1.ClaimAnswer;
 import io.cloudtask.proto.v1.KillRun;
 import io.cloudtask.proto.v1.PlacementKind;
 import io.cloudtask.proto.v1.RunNow;
+import io.cloudtask.proto.v1.TaskSpec;
 import io.cloudtask.proto.v1.TaskSpecs;
 import io.cloudtask.proto.v1.Welcome;
 import java.io.IOException;
@@ -31,6 +34,7 @@ import java.io.UncheckedIOException;
 import java.security.SecureRandom;
 import java.time.Clock;
 import java.time.Duration;
+import java.util.HashSet;
 import java.util.Objects;
 import java.util.OptionalLong;
 import java.util.Set;
@@ -50,9 +54,10 @@ import org.slf4j.LoggerFactory;
  * the process runner, the outbox and the gateway stream.
  *
  * <p>Threads: {@code cloudtask-reconcile} applies assignments, specs, reconnect re-reads and the
- * control plane's commands one at a time; {@code cloudtask-timer} fires; {@code cloudtask-run-*} and {@code cloudtask-output-*} run
- * processes and read their output; {@code cloudtask-gateway} owns the stream; Curator and gRPC
- * threads only hand work to those.
+ * control plane's commands one at a time; {@code cloudtask-timer} fires; {@code cloudtask-run-*} and
+ * {@code cloudtask-output-*} run processes and read their output (a run fetches its task's package
+ * first if the agent lacks it); {@code cloudtask-packages} prefetches packages; {@code
+ * cloudtask-gateway} owns the stream; Curator and gRPC threads only hand work to those.
  *
  * <p>Lifecycle: construct (no I/O), {@link #start()} once, {@link #close()} (idempotent) in this
  * order: stop firing → stop accepting runs → flush briefly and close the stream → close the spool →
@@ -61,6 +66,8 @@ import org.slf4j.LoggerFactory;
 public final class Agent implements AutoCloseable {
     /** How long close() waits for the control plane to acknowledge pending run events. */
     static final Duration FLUSH_TIMEOUT = Duration.ofSeconds(2);
+    /** The longest one package download may take before it is retried from where it stopped. */
+    static final Duration PACKAGE_FETCH_TIMEOUT = Duration.ofMinutes(30);
 
     private static final Logger log = LoggerFactory.getLogger(Agent.class);
 
@@ -68,6 +75,9 @@ public final class Agent implements AutoCloseable {
     private final Clock clock;
     private final SpecCache specCache;
     private final DiskRunEventOutbox outbox;
+    private final GrpcPackageFetcher packageFetcher;
+    private final ExecutorService packageExecutor;
+    private final PackageCache packages;
     private final ProcessRunner runner;
     private final FireClaimer fireClaimer;
     private final RunCoordinator coordinator;
@@ -97,7 +107,17 @@ public final class Agent implements AutoCloseable {
         this.specCache = new SpecCache(config.specDir());
         this.outbox = new DiskRunEventOutbox(config.spoolDir(), DiskRunEventOutbox.Options.forMaxBytes(config.spoolMaxBytes()),
                 clock);
-        this.runner = new ProcessRunner(config.workDir().resolve("tasks"), Platform.current(), outbox, clock);
+        this.packageFetcher = new GrpcPackageFetcher(
+                new GrpcPackageFetcher.Identity(config.agentId(), config.cluster(), config.joinToken()),
+                config.controlPlane(), channelFactory, PACKAGE_FETCH_TIMEOUT);
+        this.packageExecutor = Executors.newSingleThreadExecutor(runnable -> {
+            Thread thread = new Thread(runnable, "cloudtask-packages");
+            thread.setDaemon(true);
+            return thread;
+        });
+        this.packages = new PackageCache(config.packageDir(), packageFetcher, config.packageMaxUnpackedBytes(),
+                packageExecutor);
+        this.runner = new ProcessRunner(config.workDir().resolve("tasks"), packages, Platform.current(), outbox, clock);
         this.gateway = new GatewayClient(
                 new GatewayClient.Settings(config.agentId(), config.cluster(), config.joinToken(), config.controlPlane(),
                         new Backoff(config.reconnectInitialBackoff(), config.reconnectMaxBackoff()), FLUSH_TIMEOUT),
@@ -125,7 +145,10 @@ public final class Agent implements AutoCloseable {
         this.membership = new ZkMembership(curator, config.cluster(), config.agentId(), new AssignmentListener() {
             @Override
             public void onAssignment(Assignment assignment) {
-                onReconcileThread(() -> reconciler.applyAssignment(assignment));
+                onReconcileThread(() -> {
+                    reconciler.applyAssignment(assignment);
+                    syncPackages();
+                });
             }
 
             @Override
@@ -162,6 +185,7 @@ public final class Agent implements AutoCloseable {
                     + ": " + e.getMessage(), e);
         }
         specCache.load();
+        onReconcileThread(this::syncPackages);
         info = HostFacts.agentInfo(config, clock.instant());
         scheduler.start();
         // Registered before start() so the first CONNECTED reaches the fencing policy.
@@ -203,6 +227,11 @@ public final class Agent implements AutoCloseable {
         return runner.activeRuns();
     }
 
+    /** The package cache (what it holds, how many fetches it made). */
+    public PackageCache packages() {
+        return packages;
+    }
+
     /** Whether the gateway stream is up and welcomed. */
     public boolean isConnectedToControlPlane() {
         return gateway.isConnected();
@@ -222,6 +251,8 @@ public final class Agent implements AutoCloseable {
         fireMarkers.close();
         coordinator.close();
         runner.close();
+        packageExecutor.shutdownNow();
+        packageFetcher.close();
         gateway.close();
         // After the gateway: it reads and acknowledges until it is closed. Runs still in flight can
         // no longer report; their events are lost (a later issue waits for them or kills them).
@@ -248,6 +279,22 @@ public final class Agent implements AutoCloseable {
     /** Runs on the reconcile thread (called by the fencing policy there). */
     private void rereadAllocation() throws Exception {
         membership.readAllocation().ifPresentOrElse(reconciler::applyAssignment, reconciler::assignmentMissing);
+        syncPackages();
+    }
+
+    /**
+     * On the reconcile thread, after the held specs changed: fetches the packages they name ahead of
+     * their first run, and deletes the packages none of them names (runs in flight keep theirs).
+     */
+    private void syncPackages() {
+        Set<String> wanted = new HashSet<>();
+        for (TaskSpec spec : specCache.snapshot().values()) {
+            if (spec.hasPackage()) {
+                wanted.add(spec.getPackage().getSha256());
+                packages.prefetch(spec.getPackage());
+            }
+        }
+        packages.retainOnly(wanted);
     }
 
     /** Called on the timer thread: hand off without blocking. */
@@ -285,7 +332,10 @@ public final class Agent implements AutoCloseable {
 
         @Override
         public void onTaskSpecs(TaskSpecs specs) {
-            onReconcileThread(() -> reconciler.applySpecs(specs));
+            onReconcileThread(() -> {
+                reconciler.applySpecs(specs);
+                syncPackages();
+            });
         }
 
         @Override

@@ -41,7 +41,8 @@ public record AgentConfig(
         int capacity,
         Duration reconnectInitialBackoff,
         Duration reconnectMaxBackoff,
-        long spoolMaxBytes) {
+        long spoolMaxBytes,
+        long packageMaxUnpackedBytes) {
 
     public static final String ID = "cloudtask.agent.id";
     public static final String CLUSTER = "cloudtask.agent.cluster";
@@ -56,14 +57,18 @@ public record AgentConfig(
     public static final String RECONNECT_INITIAL_BACKOFF = "cloudtask.agent.reconnect.initial-backoff";
     public static final String RECONNECT_MAX_BACKOFF = "cloudtask.agent.reconnect.max-backoff";
     public static final String SPOOL_MAX_BYTES = "cloudtask.agent.spool.max-bytes";
+    public static final String PACKAGES_MAX_UNPACKED_SIZE = "cloudtask.agent.packages.max-unpacked-size";
 
     /** Every key the agent reads, in documentation order. */
     public static final List<String> KEYS = List.of(ID, CLUSTER, CONTROL_PLANE, ZOOKEEPER,
             ZOOKEEPER_SESSION_TIMEOUT, ZOOKEEPER_CONNECTION_TIMEOUT, WORK_DIR, JOIN_TOKEN, LABELS, CAPACITY,
-            RECONNECT_INITIAL_BACKOFF, RECONNECT_MAX_BACKOFF, SPOOL_MAX_BYTES);
+            RECONNECT_INITIAL_BACKOFF, RECONNECT_MAX_BACKOFF, SPOOL_MAX_BYTES, PACKAGES_MAX_UNPACKED_SIZE);
 
     /** The smallest spool bound accepted: a few segments' worth, so compaction has room to work. */
     public static final long MIN_SPOOL_MAX_BYTES = 1L << 20;
+
+    /** The smallest bound on a package's unpacked size. */
+    public static final long MIN_PACKAGE_MAX_UNPACKED_BYTES = 1L << 20;
 
     /** Environment variable naming the properties file when {@code --config} is not given. */
     public static final String CONFIG_FILE_ENV = "CLOUDTASK_AGENT_CONFIG";
@@ -86,6 +91,10 @@ public record AgentConfig(
         Objects.requireNonNull(reconnectMaxBackoff, "reconnectMaxBackoff");
         if (spoolMaxBytes < MIN_SPOOL_MAX_BYTES) {
             throw new IllegalArgumentException("spoolMaxBytes must be at least " + MIN_SPOOL_MAX_BYTES + ", was " + spoolMaxBytes);
+        }
+        if (packageMaxUnpackedBytes < MIN_PACKAGE_MAX_UNPACKED_BYTES) {
+            throw new IllegalArgumentException("packageMaxUnpackedBytes must be at least " + MIN_PACKAGE_MAX_UNPACKED_BYTES
+                    + ", was " + packageMaxUnpackedBytes);
         }
     }
 
@@ -145,7 +154,9 @@ public record AgentConfig(
             throw source.invalid(RECONNECT_MAX_BACKOFF, source.get(RECONNECT_MAX_BACKOFF, "10s"),
                     "a duration at least " + RECONNECT_INITIAL_BACKOFF + " (" + initialBackoff.toMillis() + "ms)");
         }
-        long spoolMaxBytes = parseSpoolMaxBytes(source, SPOOL_MAX_BYTES, source.get(SPOOL_MAX_BYTES, "1GiB"));
+        long spoolMaxBytes = parseSize(source, SPOOL_MAX_BYTES, source.get(SPOOL_MAX_BYTES, "1GiB"), MIN_SPOOL_MAX_BYTES);
+        long packageMaxUnpackedBytes = parseSize(source, PACKAGES_MAX_UNPACKED_SIZE,
+                source.get(PACKAGES_MAX_UNPACKED_SIZE, "4GiB"), MIN_PACKAGE_MAX_UNPACKED_BYTES);
 
         String agentId = source.get(ID, null);
         if (agentId == null || agentId.isBlank()) {
@@ -156,7 +167,7 @@ public record AgentConfig(
             agentId = agentId.trim();
         }
         return new AgentConfig(agentId, cluster, controlPlane, zookeeper, sessionTimeout, connectionTimeout, workDir,
-                joinToken, labels, capacity, initialBackoff, maxBackoff, spoolMaxBytes);
+                joinToken, labels, capacity, initialBackoff, maxBackoff, spoolMaxBytes, packageMaxUnpackedBytes);
     }
 
     /** The environment variable that overrides {@code key}. */
@@ -174,6 +185,11 @@ public record AgentConfig(
         return workDir.resolve("spool");
     }
 
+    /** Where task packages are fetched to and unpacked, by sha256. */
+    public Path packageDir() {
+        return workDir.resolve("packages");
+    }
+
     /** Where task specs are cached across restarts. */
     public Path specDir() {
         return workDir.resolve("specs");
@@ -187,7 +203,8 @@ public record AgentConfig(
                 + ", zookeeperConnectionTimeout=" + zookeeperConnectionTimeout + ", workDir=" + workDir
                 + ", joinToken=" + (joinToken.isEmpty() ? "" : "****") + ", labels=" + labels
                 + ", capacity=" + capacity + ", reconnectInitialBackoff=" + reconnectInitialBackoff
-                + ", reconnectMaxBackoff=" + reconnectMaxBackoff + ", spoolMaxBytes=" + spoolMaxBytes + "]";
+                + ", reconnectMaxBackoff=" + reconnectMaxBackoff + ", spoolMaxBytes=" + spoolMaxBytes
+                + ", packageMaxUnpackedBytes=" + packageMaxUnpackedBytes + "]";
     }
 
     private static Path configFile(String[] args, Map<String, String> env) {
@@ -225,7 +242,7 @@ public record AgentConfig(
         return duration;
     }
 
-    private static long parseSpoolMaxBytes(Source source, String key, String value) {
+    private static long parseSize(Source source, String key, String value, long minimum) {
         Matcher m = SIZE.matcher(value.trim());
         long bytes = -1;
         if (m.matches()) {
@@ -237,9 +254,9 @@ public record AgentConfig(
             };
             bytes = amount > (Long.MAX_VALUE >> shift) ? -1 : amount << shift;
         }
-        if (bytes < MIN_SPOOL_MAX_BYTES) {
-            throw source.invalid(key, value, "a size of at least 1MiB: bytes, or a number with KiB, MiB or GiB,"
-                    + " such as 512MiB or 1GiB");
+        if (bytes < minimum) {
+            throw source.invalid(key, value, "a size of at least " + (minimum >> 20) + "MiB: bytes, or a number with"
+                    + " KiB, MiB or GiB, such as 512MiB or 1GiB");
         }
         return bytes;
     }

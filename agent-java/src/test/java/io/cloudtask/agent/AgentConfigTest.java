@@ -154,6 +154,18 @@ class AgentConfigTest {
     }
 
     @Test
+    void thePackageUnpackLimitDefaultsToFourGibibytesAndNamesItsKeyWhenBad() {
+        AgentConfig defaults = AgentConfig.resolve(fileWith(), Map.of(), 1);
+        assertThat(defaults.packageMaxUnpackedBytes()).isEqualTo(4L << 30);
+        assertThat(defaults.packageDir()).isEqualTo(defaults.workDir().resolve("packages"));
+        assertThat(AgentConfig.resolve(fileWith(), Map.of("CLOUDTASK_AGENT_PACKAGES_MAX_UNPACKED_SIZE", "512MiB"), 1)
+                .packageMaxUnpackedBytes()).isEqualTo(512L << 20);
+        assertThatThrownBy(() -> AgentConfig.resolve(fileWith(AgentConfig.PACKAGES_MAX_UNPACKED_SIZE, "lots"), Map.of(), 1))
+                .isInstanceOf(ConfigException.class)
+                .hasMessageContaining("cloudtask.agent.packages.max-unpacked-size");
+    }
+
+    @Test
     void theEnvironmentVariableNameIsTheKeyUpperCasedWithUnderscores() {
         assertThat(AgentConfig.envName("cloudtask.agent.reconnect.initial-backoff"))
                 .isEqualTo("CLOUDTASK_AGENT_RECONNECT_INITIAL_BACKOFF");

@@ -4,6 +4,8 @@ import io.cloudtask.proto.v1.Ack;
 import io.cloudtask.proto.v1.AgentGatewayGrpc;
 import io.cloudtask.proto.v1.AgentMessage;
 import io.cloudtask.proto.v1.ControlMessage;
+import io.cloudtask.proto.v1.FetchPackageRequest;
+import io.cloudtask.proto.v1.PackageChunk;
 import io.cloudtask.proto.v1.SpecRequest;
 import io.cloudtask.proto.v1.TaskSpecs;
 import io.cloudtask.proto.v1.Welcome;
@@ -15,6 +17,8 @@ import io.grpc.stub.ServerCallStreamObserver;
 import io.grpc.stub.StreamObserver;
 import java.io.IOException;
 import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Function;
@@ -36,6 +40,12 @@ public final class FakeGateway extends AgentGatewayGrpc.AgentGatewayImplBase imp
     public volatile Status refuseWith;
     /** When positive, streams use manual flow control and grant this many messages up front. */
     public volatile int initialCredit;
+    /** Packages served by FetchPackage, by sha256; others are NOT_FOUND. */
+    public final Map<String, byte[]> packages = new ConcurrentHashMap<>();
+    /** Every FetchPackage request received. */
+    public final List<FetchPackageRequest> fetchRequests = new CopyOnWriteArrayList<>();
+    /** Bytes per PackageChunk served. */
+    public volatile int packageChunkBytes = 64 * 1024;
     private Server server;
 
     public FakeGateway(String name) {
@@ -70,6 +80,22 @@ public final class FakeGateway extends AgentGatewayGrpc.AgentGatewayImplBase imp
             stream.responses.request(initialCredit);
         }
         return stream;
+    }
+
+    @Override
+    public void fetchPackage(FetchPackageRequest request, StreamObserver<PackageChunk> responses) {
+        fetchRequests.add(request);
+        byte[] content = packages.get(request.getSha256());
+        if (content == null) {
+            responses.onError(Status.NOT_FOUND.withDescription("no package " + request.getSha256()).asRuntimeException());
+            return;
+        }
+        for (long offset = request.getOffset(); offset < content.length; offset += packageChunkBytes) {
+            int length = (int) Math.min(packageChunkBytes, content.length - offset);
+            responses.onNext(PackageChunk.newBuilder().setOffset(offset).setTotalSize(content.length)
+                    .setData(com.google.protobuf.ByteString.copyFrom(content, (int) offset, length)).build());
+        }
+        responses.onCompleted();
     }
 
     @Override

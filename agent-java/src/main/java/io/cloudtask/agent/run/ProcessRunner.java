@@ -2,6 +2,7 @@ package io.cloudtask.agent.run;
 
 import com.google.protobuf.ByteString;
 import io.cloudtask.agent.outbox.RunEventOutbox;
+import io.cloudtask.agent.pkg.PackageDirectories;
 import io.cloudtask.proto.v1.AgentMessage;
 import io.cloudtask.proto.v1.Command;
 import io.cloudtask.proto.v1.OutputChunk;
@@ -62,6 +63,7 @@ public final class ProcessRunner implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(ProcessRunner.class);
 
     private final Path tasksDir;
+    private final PackageDirectories packages;
     private final Platform platform;
     private final RunEventOutbox outbox;
     private final Clock clock;
@@ -73,13 +75,17 @@ public final class ProcessRunner implements AutoCloseable {
 
     /**
      * @param tasksDir parent of the per-task work directories ({@code {tasksDir}/{taskId}})
+     * @param packages where runs of tasks with a package find it unpacked (their working directory)
      */
-    public ProcessRunner(Path tasksDir, Platform platform, RunEventOutbox outbox, Clock clock) {
-        this(tasksDir, platform, outbox, clock, KILL_GRACE);
+    public ProcessRunner(Path tasksDir, PackageDirectories packages, Platform platform, RunEventOutbox outbox,
+            Clock clock) {
+        this(tasksDir, packages, platform, outbox, clock, KILL_GRACE);
     }
 
-    ProcessRunner(Path tasksDir, Platform platform, RunEventOutbox outbox, Clock clock, Duration killGrace) {
+    ProcessRunner(Path tasksDir, PackageDirectories packages, Platform platform, RunEventOutbox outbox, Clock clock,
+            Duration killGrace) {
         this.tasksDir = Objects.requireNonNull(tasksDir, "tasksDir");
+        this.packages = Objects.requireNonNull(packages, "packages");
         this.platform = Objects.requireNonNull(platform, "platform");
         this.outbox = Objects.requireNonNull(outbox, "outbox");
         this.clock = Objects.requireNonNull(clock, "clock");
@@ -175,20 +181,37 @@ public final class ProcessRunner implements AutoCloseable {
         }
     }
 
+    /**
+     * Holds the task's package (fetching it first if need be) for as long as the run lasts; a package
+     * that cannot be had fails the run the way a program that cannot start does.
+     */
     private RunStatus run(RunRequest request, RunHandle handle) throws InterruptedException {
+        if (!request.spec().hasPackage()) {
+            return run(request, handle, null);
+        }
+        PackageDirectories.Lease lease;
+        try {
+            lease = packages.acquire(request.spec().getPackage());
+        } catch (IOException e) {
+            return failToStart(new RunState(request, request.runId()), "the task's package is not available: "
+                    + e.getMessage());
+        }
+        try (lease) {
+            return run(request, handle, lease.directory());
+        }
+    }
+
+    /** @param packageDir the unpacked package, or null when the task has none */
+    private RunStatus run(RunRequest request, RunHandle handle, Path packageDir) throws InterruptedException {
         RunState state = new RunState(request, request.runId());
         Process process;
         try {
-            ProcessBuilder builder = processBuilder(request, state.runId);
+            ProcessBuilder builder = processBuilder(request, state.runId, packageDir);
             process = builder.start();
             // "Started" means the process exists: lateness measures fire time to this instant.
             state.startedAt = clock.instant();
         } catch (IOException | IllegalArgumentException | UnsupportedOperationException e) {
-            state.startedAt = state.startedAt == null ? clock.instant() : state.startedAt;
-            log.warn("task {} run {} could not start: {}", request.taskId(), state.runId, e.getMessage());
-            emitStarted(state, 0);
-            emitFinished(state, RunStatus.RUN_STATUS_FAILED, null, e.getMessage() == null ? e.toString() : e.getMessage());
-            return RunStatus.RUN_STATUS_FAILED;
+            return failToStart(state, e.getMessage() == null ? e.toString() : e.getMessage());
         }
         emitStarted(state, process.pid());
 
@@ -239,7 +262,16 @@ public final class ProcessRunner implements AutoCloseable {
         return status;
     }
 
-    private ProcessBuilder processBuilder(RunRequest request, String runId) throws IOException {
+    /** Reports a run whose process never started: RunStarted without a pid, then FAILED with the reason. */
+    private RunStatus failToStart(RunState state, String error) {
+        state.startedAt = state.startedAt == null ? clock.instant() : state.startedAt;
+        log.warn("task {} run {} could not start: {}", state.request.taskId(), state.runId, error);
+        emitStarted(state, 0);
+        emitFinished(state, RunStatus.RUN_STATUS_FAILED, null, error);
+        return RunStatus.RUN_STATUS_FAILED;
+    }
+
+    private ProcessBuilder processBuilder(RunRequest request, String runId, Path packageDir) throws IOException {
         TaskSpec spec = request.spec();
         Command command = spec.getCommand();
         List<String> argv = switch (command.getKindCase()) {
@@ -253,7 +285,9 @@ public final class ProcessRunner implements AutoCloseable {
             case KIND_NOT_SET -> throw new IllegalArgumentException("the task has no command: set shell or argv");
         };
         Path workDir;
-        if (!command.getWorkingDirectory().isEmpty()) {
+        if (packageDir != null) {
+            workDir = workDirInPackage(packageDir, command.getWorkingDirectory());
+        } else if (!command.getWorkingDirectory().isEmpty()) {
             workDir = Path.of(command.getWorkingDirectory());
         } else {
             if (!ZkLayout.isValidSegment(spec.getTaskId())) {
@@ -276,6 +310,9 @@ public final class ProcessRunner implements AutoCloseable {
         env.put("CLOUDTASK_RUN_ID", runId);
         env.put("CLOUDTASK_FIRE_TIME", request.fireTime().toString());
         env.put("CLOUDTASK_ATTEMPT", Integer.toString(request.attempt()));
+        if (packageDir != null) {
+            env.put("CLOUDTASK_PACKAGE_DIR", packageDir.toString());
+        }
         return builder;
     }
 
@@ -300,6 +337,26 @@ public final class ProcessRunner implements AutoCloseable {
         replaced.add(argv.get(0));
         replaced.addAll(manual.arguments());
         return replaced;
+    }
+
+    /**
+     * A task with a package runs in the package directory, or in the directory its working directory
+     * names: an absolute path as it is, a relative one inside the package (never outside it).
+     */
+    static Path workDirInPackage(Path packageDir, String workingDirectory) {
+        if (workingDirectory.isEmpty()) {
+            return packageDir;
+        }
+        Path configured = Path.of(workingDirectory);
+        if (configured.isAbsolute()) {
+            return configured;
+        }
+        Path inside = packageDir.resolve(configured).normalize();
+        if (!inside.startsWith(packageDir)) {
+            throw new IllegalArgumentException("working directory '" + workingDirectory
+                    + "' leaves the package directory; give a path inside the package or an absolute path");
+        }
+        return inside;
     }
 
     private void read(RunState state, InputStream in, OutputStream stream) {

@@ -3,6 +3,7 @@ package io.cloudtask.agent.command;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
+import io.cloudtask.agent.TestPackages;
 import io.cloudtask.agent.TestSpecs;
 import io.cloudtask.agent.outbox.DiskRunEventOutbox;
 import io.cloudtask.agent.run.Platform;
@@ -64,7 +65,7 @@ class CommandHandlerTest {
     void start() throws IOException {
         outbox = new DiskRunEventOutbox(spoolDir, DiskRunEventOutbox.Options.forMaxBytes(64L << 20), Clock.systemUTC());
         outbox.open();
-        runner = new ProcessRunner(tasksDir, Platform.current(), outbox, Clock.systemUTC());
+        runner = new ProcessRunner(tasksDir, TestPackages.NONE, Platform.current(), outbox, Clock.systemUTC());
         coordinator = new RunCoordinator(runner, () -> 0.0, request -> {
             throw new AssertionError("no strict task here");
         }, Clock.systemUTC());

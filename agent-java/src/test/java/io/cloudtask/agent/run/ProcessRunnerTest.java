@@ -6,6 +6,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
 import com.google.protobuf.ByteString;
+import io.cloudtask.agent.TestPackages;
 import io.cloudtask.agent.TestSpecs;
 import io.cloudtask.agent.outbox.DiskRunEventOutbox;
 import io.cloudtask.proto.v1.AgentMessage;
@@ -51,7 +52,7 @@ class ProcessRunnerTest {
     void startRunner() throws IOException {
         outbox = new DiskRunEventOutbox(spoolDir, DiskRunEventOutbox.Options.forMaxBytes(64L << 20), Clock.systemUTC());
         outbox.open();
-        runner = new ProcessRunner(tasksDir, Platform.current(), outbox, Clock.systemUTC());
+        runner = new ProcessRunner(tasksDir, TestPackages.NONE, Platform.current(), outbox, Clock.systemUTC());
     }
 
     @AfterEach

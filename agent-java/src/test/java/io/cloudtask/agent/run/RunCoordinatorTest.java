@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
 import io.cloudtask.agent.MutableClock;
+import io.cloudtask.agent.TestPackages;
 import io.cloudtask.agent.TestSpecs;
 import io.cloudtask.agent.outbox.DiskRunEventOutbox;
 import io.cloudtask.agent.schedule.Fire;
@@ -76,7 +77,7 @@ class RunCoordinatorTest {
     void start() throws IOException {
         outbox = new DiskRunEventOutbox(spoolDir, DiskRunEventOutbox.Options.forMaxBytes(64L << 20), Clock.systemUTC());
         outbox.open();
-        runner = new ProcessRunner(tasksDir, Platform.current(), outbox, Clock.systemUTC());
+        runner = new ProcessRunner(tasksDir, TestPackages.NONE, Platform.current(), outbox, Clock.systemUTC());
         // The jitter source at its maximum makes every retry delay equal its ceiling.
         coordinator = new RunCoordinator(runner, () -> 1.0, claims::claim, clock);
     }

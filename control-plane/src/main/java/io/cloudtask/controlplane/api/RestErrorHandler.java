@@ -72,7 +72,8 @@ public class RestErrorHandler implements ExceptionHandler<Exception, HttpRespons
             if (context.hasErrors()) {
                 Error first = context.getErrors().get(0);
                 message = first.getMessage();
-                field = first.getPath().orElse(null);
+                // The framework names a missing argument "/file"; API fields have no leading slash.
+                field = first.getPath().map(path -> path.startsWith("/") ? path.substring(1) : path).orElse(null);
             } else {
                 message = response.reason();
             }

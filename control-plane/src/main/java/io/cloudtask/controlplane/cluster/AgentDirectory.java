@@ -65,6 +65,19 @@ public class AgentDirectory {
         });
     }
 
+    /** The host name an agent reported in its last Hello; empty for an agent never seen. */
+    public Optional<String> recordedHostname(String agentId) {
+        return transactions.executeRead(status -> {
+            try (PreparedStatement query = status.getConnection().prepareStatement(
+                    "SELECT hostname FROM agents WHERE id = ?")) {
+                query.setString(1, agentId);
+                try (ResultSet rows = query.executeQuery()) {
+                    return rows.next() ? Optional.of(rows.getString(1)) : Optional.<String>empty();
+                }
+            }
+        });
+    }
+
     /** The cordon and drain flags of a cluster's agents; agents not listed have none. */
     public Map<String, AgentFlags> flagsOf(String cluster) {
         return transactions.executeRead(status -> {

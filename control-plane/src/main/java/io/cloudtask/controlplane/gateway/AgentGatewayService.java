@@ -6,11 +6,14 @@ import io.cloudtask.controlplane.cluster.AgentDirectory;
 import io.cloudtask.controlplane.cluster.ClusterService;
 import io.cloudtask.controlplane.command.AgentCommands;
 import io.cloudtask.controlplane.coordination.ReplicaIdentity;
+import io.cloudtask.controlplane.pkg.PackageContent;
 import io.cloudtask.controlplane.run.RunIngestion;
 import io.cloudtask.controlplane.task.TaskService;
 import io.cloudtask.proto.v1.AgentGatewayGrpc;
 import io.cloudtask.proto.v1.AgentMessage;
 import io.cloudtask.proto.v1.ControlMessage;
+import io.cloudtask.proto.v1.FetchPackageRequest;
+import io.cloudtask.proto.v1.PackageChunk;
 import io.grpc.Status;
 import io.grpc.stub.ServerCallStreamObserver;
 import io.grpc.stub.StreamObserver;
@@ -38,16 +41,19 @@ public class AgentGatewayService extends AgentGatewayGrpc.AgentGatewayImplBase i
     private final AgentAdmission admission;
     private final AgentCommands commands;
     private final FireClaims claims;
+    private final PackageContent packages;
     private final Clock clock;
     private final String replicaId;
     private final ConcurrentMap<String, AgentSession> sessions = new ConcurrentHashMap<>();
     private final ExecutorService pool;
 
     AgentGatewayService(TaskService tasks, ClusterService clusters, RunIngestion ingestion, AgentDirectory agents,
-            AgentAdmission admission, AgentCommands commands, FireClaims claims, Clock clock, ReplicaIdentity replica) {
+            AgentAdmission admission, AgentCommands commands, FireClaims claims, PackageContent packages, Clock clock,
+            ReplicaIdentity replica) {
         this.claims = claims;
         this.admission = admission;
         this.commands = commands;
+        this.packages = packages;
         this.tasks = tasks;
         this.clusters = clusters;
         this.ingestion = ingestion;
@@ -68,6 +74,12 @@ public class AgentGatewayService extends AgentGatewayGrpc.AgentGatewayImplBase i
                 new SerialExecutor(pool), this, RemoteAddressInterceptor.REMOTE_ADDRESS.get());
         session.start();
         return session;
+    }
+
+    @Override
+    public void fetchPackage(FetchPackageRequest request, StreamObserver<PackageChunk> responseObserver) {
+        new PackageFetch(request, (ServerCallStreamObserver<PackageChunk>) responseObserver, new SerialExecutor(pool),
+                admission, clusters, agents, packages, RemoteAddressInterceptor.REMOTE_ADDRESS.get()).start();
     }
 
     /** Ids of the agents whose stream this replica holds. */

@@ -49,9 +49,11 @@ public class TaskService {
     private final JsonMapper json;
     private final Clock clock;
     private final List<TaskChangeListener> listeners;
+    private final TaskPackages packages;
 
     TaskService(TaskRepository tasks, ClusterService clusters, TransactionOperations<Connection> transactions,
-            JsonMapper json, Clock clock, List<TaskChangeListener> listeners) {
+            JsonMapper json, Clock clock, List<TaskChangeListener> listeners, TaskPackages packages) {
+        this.packages = packages;
         this.tasks = tasks;
         this.clusters = clusters;
         this.transactions = transactions;
@@ -98,7 +100,8 @@ public class TaskService {
             rows = rows.subList(0, limit);
             next = rows.get(limit - 1).id().toString();
         }
-        return new TaskPage(rows.stream().map(this::view).toList(), next);
+        Map<UUID, CurrentPackage> current = packages.currentOf(rows.stream().map(TaskRow::id).toList());
+        return new TaskPage(rows.stream().map(row -> view(row, current.get(row.id()))).toList(), next);
     }
 
     public TaskView replace(UUID id, TaskRequest request) {
@@ -154,7 +157,8 @@ public class TaskService {
     /**
      * Copies a task's whole definition into a new task with another name (default "{name} (copy)").
      * The copy is created paused unless {@code paused} says otherwise, so a copy never doubles the
-     * original's runs by surprise.
+     * original's runs by surprise. It shares the original's current package (same content, as its
+     * package version 1), not its package history.
      */
     public TaskView copy(UUID id, String name, Boolean paused) {
         TaskRow source = tasks.findByIdAndDeletedAtIsNull(id).orElseThrow(() -> notFound(id));
@@ -166,7 +170,10 @@ public class TaskService {
         }
         TaskRow saved = writeGuardingNames(() -> transactions.executeWrite(status -> {
             requireNameFree(source.cluster(), copyName);
-            return tasks.save(source.copiedAs(UUID.randomUUID(), copyName, paused == null || paused, clock.instant()));
+            TaskRow copied = tasks.save(source.copiedAs(UUID.randomUUID(), copyName, paused == null || paused,
+                    clock.instant()));
+            packages.copyCurrent(source.id(), copied.id());
+            return copied;
         }), source.cluster(), copyName);
         notifyChanged(saved.cluster());
         return view(saved);
@@ -205,8 +212,10 @@ public class TaskService {
         List<TaskSpec> specs = new ArrayList<>();
         Set<String> found = new HashSet<>();
         if (!ids.isEmpty()) {
-            for (TaskRow row : tasks.findByIdInListAndDeletedAtIsNull(ids)) {
-                specs.add(toSpec(row));
+            List<TaskRow> rows = tasks.findByIdInListAndDeletedAtIsNull(ids);
+            Map<UUID, CurrentPackage> current = packages.currentOf(rows.stream().map(TaskRow::id).toList());
+            for (TaskRow row : rows) {
+                specs.add(toSpec(row, current.get(row.id())));
                 found.add(row.id().toString());
             }
         }
@@ -271,6 +280,10 @@ public class TaskService {
     }
 
     private TaskView view(TaskRow row) {
+        return view(row, packages.currentOf(List.of(row.id())).get(row.id()));
+    }
+
+    private TaskView view(TaskRow row, CurrentPackage currentPackage) {
         List<ScheduleRequest> schedules = read(row.schedulesJson(), SCHEDULES);
         List<Instant> next;
         try {
@@ -286,10 +299,10 @@ public class TaskService {
                 row.argvJson() == null ? null : read(row.argvJson(), STRINGS), row.workingDirectory(), schedules,
                 row.timeZone(), read(row.environmentJson(), ENVIRONMENT), row.timeoutSeconds(), row.paused(),
                 policies.overlap(), policies.misfire(), policies.retry(), policies.delivery(), row.killGraceSeconds(),
-                row.version(), row.createdAt(), row.updatedAt(), row.paused() ? List.of() : next);
+                row.version(), row.createdAt(), row.updatedAt(), row.paused() ? List.of() : next, currentPackage);
     }
 
-    private TaskSpec toSpec(TaskRow row) {
+    private TaskSpec toSpec(TaskRow row, CurrentPackage currentPackage) {
         Command.Builder command = Command.newBuilder();
         if (row.shellCommand() != null) {
             command.setShell(row.shellCommand());
@@ -313,6 +326,9 @@ public class TaskService {
             spec.setTimeout(Duration.newBuilder().setSeconds(row.timeoutSeconds()));
         }
         RunPolicyValidator.toSpec(policies(row), row.killGraceSeconds(), spec);
+        if (currentPackage != null) {
+            spec.setPackage(currentPackage.toProto());
+        }
         // The version's write time: agents never count fires before it as missed.
         spec.setVersionCreatedAt(com.google.protobuf.Timestamp.newBuilder()
                 .setSeconds(row.updatedAt().getEpochSecond()).setNanos(row.updatedAt().getNano()));

@@ -2,13 +2,17 @@ package io.cloudtask.controlplane.task;
 
 import io.micronaut.core.annotation.Nullable;
 import com.fasterxml.jackson.annotation.JsonInclude;
+import com.fasterxml.jackson.annotation.JsonProperty;
 import io.micronaut.serde.annotation.Serdeable;
 import java.time.Instant;
 import java.util.List;
 import java.util.Map;
 import java.util.UUID;
 
-/** A task as the REST API returns it, with its next fire times for display. */
+/**
+ * A task as the REST API returns it, with its next fire times for display and its current package
+ * ({@code "package"}, null when it has none).
+ */
 @Serdeable
 @JsonInclude(JsonInclude.Include.ALWAYS)
 public record TaskView(
@@ -31,4 +35,5 @@ public record TaskView(
         long version,
         Instant createdAt,
         Instant updatedAt,
-        List<Instant> nextFireTimes) {}
+        List<Instant> nextFireTimes,
+        @JsonProperty("package") @Nullable CurrentPackage currentPackage) {}
