@@ -115,6 +115,20 @@ final class Api {
         return parse(response.body());
     }
 
+    /** Uploads a file as the multipart part {@code file}; the status code and the parsed body. */
+    Answer upload(String path, String fileName, byte[] content) {
+        String boundary = "cloudtask-it-" + System.nanoTime();
+        java.io.ByteArrayOutputStream body = new java.io.ByteArrayOutputStream();
+        body.writeBytes(("--" + boundary + "\r\nContent-Disposition: form-data; name=\"file\"; filename=\"" + fileName
+                + "\"\r\nContent-Type: application/octet-stream\r\n\r\n").getBytes(java.nio.charset.StandardCharsets.UTF_8));
+        body.writeBytes(content);
+        body.writeBytes(("\r\n--" + boundary + "--\r\n").getBytes(java.nio.charset.StandardCharsets.UTF_8));
+        HttpResponse<String> response = send(HttpRequest.newBuilder(base.resolve(path))
+                .header("Content-Type", "multipart/form-data; boundary=" + boundary)
+                .POST(HttpRequest.BodyPublishers.ofByteArray(body.toByteArray())));
+        return new Answer(response.statusCode(), response.body().isEmpty() ? null : parse(response.body()));
+    }
+
     /** A GET whatever its status; the status code and the parsed body. */
     Answer getAnswer(String path) {
         HttpResponse<String> response = send(HttpRequest.newBuilder(base.resolve(path)).GET());
