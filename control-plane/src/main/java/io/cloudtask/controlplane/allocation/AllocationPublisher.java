@@ -9,6 +9,7 @@ import io.cloudtask.controlplane.task.TaskService;
 import io.cloudtask.proto.v1.AgentInfo;
 import io.cloudtask.proto.v1.AssignedTask;
 import io.cloudtask.proto.v1.Assignment;
+import io.cloudtask.proto.v1.Placement;
 import io.cloudtask.protocol.ZkLayout;
 import io.cloudtask.schedule.Timestamps;
 import io.micronaut.context.annotation.Context;
@@ -176,9 +177,11 @@ class AllocationPublisher implements AutoCloseable {
         List<TaskRef> clusterTasks = tasks.liveTasks(cluster);
         Map<String, Long> versions = new HashMap<>();
         List<AllocationTask> allocationTasks = new ArrayList<>(clusterTasks.size());
+        Map<Placement, TaskPlacement> placements = new HashMap<>();
         for (TaskRef task : clusterTasks) {
             versions.put(task.taskId(), task.version());
-            allocationTasks.add(new AllocationTask(task.taskId(), task.version(), placementOf(task), runsInFlight(task)));
+            allocationTasks.add(new AllocationTask(task.taskId(), task.version(),
+                    placements.computeIfAbsent(task.placement(), AllocationPublisher::placementOf), runsInFlight(task)));
         }
         Map<String, List<String>> previous = new HashMap<>();
         published.forEach((agentId, node) -> previous.put(agentId, node.taskIds()));
@@ -227,11 +230,23 @@ class AllocationPublisher implements AutoCloseable {
     }
 
     /**
-     * Seam: the task API has no placement fields yet, so every task may run on any agent. When
-     * {@link TaskRef} carries a placement (ANY, NAMED, LABEL_SELECTOR, BROADCAST), return it here.
+     * The allocator's view of a task's placement. The task API stores only placements it
+     * validated with the same rules; one that fails here anyway (a rule tightened since) is logged
+     * and read as ANY rather than leaving the task unassigned without a word.
      */
-    private static TaskPlacement placementOf(TaskRef task) {
-        return TaskPlacement.any();
+    static TaskPlacement placementOf(Placement placement) {
+        try {
+            return switch (placement.getKind()) {
+                case PLACEMENT_KIND_NAMED -> TaskPlacement.named(placement.getNamesList());
+                case PLACEMENT_KIND_LABEL_SELECTOR -> TaskPlacement.labels(placement.getLabelSelector());
+                case PLACEMENT_KIND_BROADCAST -> TaskPlacement.broadcast(placement.getLabelSelector());
+                case PLACEMENT_KIND_ANY, PLACEMENT_KIND_UNSPECIFIED, UNRECOGNIZED -> TaskPlacement.any();
+            };
+        } catch (IllegalArgumentException e) {
+            log.warn("a stored placement is no longer valid ({}); allocating its tasks to any agent: {}",
+                    e.getMessage(), placement);
+            return TaskPlacement.any();
+        }
     }
 
     /**

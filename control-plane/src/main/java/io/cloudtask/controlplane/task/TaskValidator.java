@@ -63,8 +63,10 @@ public final class TaskValidator {
         boolean paused = Boolean.TRUE.equals(request.paused());
         RunPolicies.Stored policies = RunPolicyValidator.validate(request.overlap(), request.misfire(), request.retry());
         long killGraceSeconds = RunPolicyValidator.killGraceSeconds(request.killGraceSeconds());
+        PlacementRequest placement = PlacementValidator.validate(request.placement());
         return new TaskDefinition(name, cluster, shellCommand, argv, workingDirectory, schedules.schedules(),
-                schedules.protos(), timeZone, environment, timeoutSeconds, paused, policies, killGraceSeconds);
+                schedules.protos(), timeZone, environment, timeoutSeconds, paused, policies, killGraceSeconds,
+                placement);
     }
 
     private static String validateName(String name) {

@@ -27,6 +27,7 @@ public record TaskView(
         RunPolicies.Misfire misfire,
         RunPolicies.Retry retry,
         long killGraceSeconds,
+        PlacementRequest placement,
         long version,
         Instant createdAt,
         Instant updatedAt,
