@@ -94,7 +94,7 @@ public final class Agent implements AutoCloseable {
         this.outbox = new DiskRunEventOutbox(config.spoolDir(), DiskRunEventOutbox.Options.forMaxBytes(config.spoolMaxBytes()),
                 clock);
         this.runner = new ProcessRunner(config.workDir().resolve("tasks"), Platform.current(), outbox, clock);
-        this.coordinator = new RunCoordinator(runner, new SecureRandom()::nextDouble);
+        this.coordinator = new RunCoordinator(config.agentId(), runner, new SecureRandom()::nextDouble);
         this.fireMarkers = new DiskFireMarkers(config.workDir().resolve("fires"));
         this.scheduler = new LocalScheduler(clock, this::onFire, fireMarkers);
         this.reconcileExecutor = Executors.newSingleThreadExecutor(runnable -> {

@@ -38,14 +38,19 @@ import org.slf4j.LoggerFactory;
 public final class RunCoordinator implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(RunCoordinator.class);
 
+    private final String agentId;
     private final ProcessRunner runner;
     private final DoubleSupplier random;
     private final ScheduledExecutorService executor;
     // Confined to the executor thread.
     private final Map<String, TaskRuns> tasks = new HashMap<>();
 
-    /** @param random the jitter source of retry delays, values in [0, 1] */
-    public RunCoordinator(ProcessRunner runner, DoubleSupplier random) {
+    /**
+     * @param agentId this agent's id: part of the identity of its copy of a broadcast fire
+     * @param random the jitter source of retry delays, values in [0, 1]
+     */
+    public RunCoordinator(String agentId, ProcessRunner runner, DoubleSupplier random) {
+        this.agentId = Objects.requireNonNull(agentId, "agentId");
         this.runner = Objects.requireNonNull(runner, "runner");
         this.random = Objects.requireNonNull(random, "random");
         this.executor = Executors.newSingleThreadScheduledExecutor(r -> {
@@ -89,7 +94,7 @@ public final class RunCoordinator implements AutoCloseable {
     }
 
     private void onFire(Fire fire) {
-        RunRequest request = RunRequest.scheduled(fire.spec(), fire.fireTime());
+        RunRequest request = RunRequest.scheduled(fire.spec(), fire.fireTime(), agentId);
         if (fire.kind() == Fire.Kind.MISSED) {
             runner.reportNotRun(request, RunStatus.RUN_STATUS_MISSED,
                     "missed while the agent was down or not firing; misfire policy " + TaskPolicy.of(fire.spec()).misfire());

@@ -65,7 +65,7 @@ class CommandHandlerTest {
         outbox = new DiskRunEventOutbox(spoolDir, DiskRunEventOutbox.Options.forMaxBytes(64L << 20), Clock.systemUTC());
         outbox.open();
         runner = new ProcessRunner(tasksDir, Platform.current(), outbox, Clock.systemUTC());
-        coordinator = new RunCoordinator(runner, () -> 0.0);
+        coordinator = new RunCoordinator("agent-test", runner, () -> 0.0);
         openHandler();
     }
 

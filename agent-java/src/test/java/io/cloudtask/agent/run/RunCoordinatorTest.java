@@ -53,7 +53,7 @@ class RunCoordinatorTest {
         outbox.open();
         runner = new ProcessRunner(tasksDir, Platform.current(), outbox, Clock.systemUTC());
         // The jitter source at its maximum makes every retry delay equal its ceiling.
-        coordinator = new RunCoordinator(runner, () -> 1.0);
+        coordinator = new RunCoordinator("agent-test", runner, () -> 1.0);
     }
 
     @AfterEach
