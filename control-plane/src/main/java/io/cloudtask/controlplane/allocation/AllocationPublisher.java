@@ -4,6 +4,7 @@ import io.cloudtask.controlplane.cluster.AgentDirectory;
 import io.cloudtask.controlplane.cluster.AgentFlags;
 import io.cloudtask.controlplane.cluster.ClusterService;
 import io.cloudtask.controlplane.coordination.ReplicaIdentity;
+import io.cloudtask.controlplane.run.RunsInFlight;
 import io.cloudtask.controlplane.task.TaskRef;
 import io.cloudtask.controlplane.task.TaskService;
 import io.cloudtask.proto.v1.AgentInfo;
@@ -44,8 +45,10 @@ import org.slf4j.LoggerFactory;
  * Publishes each cluster's allocation to ZooKeeper, on the leading replica only.
  *
  * <p>Each publication reads the live agents' {@code AgentInfo} (labels, capacity), the live tasks
- * and the assignments currently published, asks the pure {@link Allocator} for the new
- * allocation, logs its moves by reason, and rewrites only the assignments that changed.
+ * with their placements, the runs in flight (RUNNING runs: task → agents, one query per cluster,
+ * which pin a task to its agent while that agent lives) and the assignments currently published,
+ * asks the pure {@link Allocator} for the new allocation, logs its moves by reason, and rewrites
+ * only the assignments that changed.
  *
  * <p>Triggers: an agent node appearing or disappearing, the {@link ZkLayout#TASKS_CHANGED}
  * signal, gaining leadership, and a periodic reconcile. Triggers coalesce: all publication runs
@@ -66,6 +69,7 @@ class AllocationPublisher implements AutoCloseable {
 
     private final CuratorFramework client;
     private final TaskService tasks;
+    private final RunsInFlight runsInFlight;
     private final ClusterService clusters;
     private final AgentDirectory agentDirectory;
     private final String replicaId;
@@ -84,12 +88,13 @@ class AllocationPublisher implements AutoCloseable {
     private CuratorCache clusterCache;
     private CuratorCache signalCache;
 
-    AllocationPublisher(CuratorFramework client, TaskService tasks, ClusterService clusters, AgentDirectory agentDirectory,
-            ReplicaIdentity replica,
+    AllocationPublisher(CuratorFramework client, TaskService tasks, RunsInFlight runsInFlight, ClusterService clusters,
+            AgentDirectory agentDirectory, ReplicaIdentity replica,
             Clock clock, @Value("${cloudtask.allocation.reconcile-interval:30s}") Duration reconcileInterval,
             @Value("${cloudtask.allocation.rebalance-on-join:true}") boolean rebalanceOnJoin) {
         this.client = client;
         this.tasks = tasks;
+        this.runsInFlight = runsInFlight;
         this.clusters = clusters;
         this.agentDirectory = agentDirectory;
         this.replicaId = replica.id();
@@ -175,13 +180,15 @@ class AllocationPublisher implements AutoCloseable {
         List<AgentState> liveAgents = withFlags(liveAgents(cluster), agentDirectory.flagsOf(cluster));
         Map<String, Published> published = publishedAssignments(cluster);
         List<TaskRef> clusterTasks = tasks.liveTasks(cluster);
+        Map<String, Set<String>> running = runsInFlight.agentsByTask(cluster);
         Map<String, Long> versions = new HashMap<>();
         List<AllocationTask> allocationTasks = new ArrayList<>(clusterTasks.size());
         Map<Placement, TaskPlacement> placements = new HashMap<>();
         for (TaskRef task : clusterTasks) {
             versions.put(task.taskId(), task.version());
             allocationTasks.add(new AllocationTask(task.taskId(), task.version(),
-                    placements.computeIfAbsent(task.placement(), AllocationPublisher::placementOf), runsInFlight(task)));
+                    placements.computeIfAbsent(task.placement(), AllocationPublisher::placementOf),
+                    running.getOrDefault(task.taskId(), Set.of())));
         }
         Map<String, List<String>> previous = new HashMap<>();
         published.forEach((agentId, node) -> previous.put(agentId, node.taskIds()));
@@ -247,15 +254,6 @@ class AllocationPublisher implements AutoCloseable {
                     e.getMessage(), placement);
             return TaskPlacement.any();
         }
-    }
-
-    /**
-     * Seam: which agents are running the task right now. Runs in flight are not tracked yet, so
-     * none is reported and nothing is pinned; once they are, the allocator keeps such a task on its
-     * agent until the run ends or the agent dies.
-     */
-    private static Set<String> runsInFlight(TaskRef task) {
-        return Set.of();
     }
 
     private List<AgentState> liveAgents(String cluster) throws Exception {
