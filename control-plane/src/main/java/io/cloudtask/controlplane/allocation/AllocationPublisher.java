@@ -90,6 +90,8 @@ class AllocationPublisher implements AutoCloseable {
     private final AtomicBoolean publishPending = new AtomicBoolean();
     private final AtomicLong publications = new AtomicLong();
     private final AtomicLong bytesWritten = new AtomicLong();
+    /** Per cluster, the unassigned tasks of this replica's last publication (only a leader has them). */
+    private final Map<String, LastUnassigned> lastUnassigned = new java.util.concurrent.ConcurrentHashMap<>();
     private LeaderLatch leaderLatch;
     private CuratorCache clusterCache;
     private CuratorCache signalCache;
@@ -164,6 +166,17 @@ class AllocationPublisher implements AutoCloseable {
         return publications.get();
     }
 
+    /** The unassigned tasks of a publication and when it was computed. */
+    record LastUnassigned(Instant at, List<Unassigned> tasks) {}
+
+    /**
+     * The unassigned tasks, with reasons, of this replica's last publication for the cluster; empty
+     * when this replica does not lead (it keeps no allocation state; the leader is the one that knows).
+     */
+    java.util.Optional<LastUnassigned> lastUnassigned(String cluster) {
+        return isLeader() ? java.util.Optional.ofNullable(lastUnassigned.get(cluster)) : java.util.Optional.empty();
+    }
+
     /** Payload bytes this replica has written to allocation nodes and their parts (for tests and metrics). */
     long bytesWritten() {
         return bytesWritten.get();
@@ -212,6 +225,7 @@ class AllocationPublisher implements AutoCloseable {
         published.forEach((agentId, node) -> previous.put(agentId, node.taskIds()));
         Allocation allocation = allocator.allocate(
                 new AllocationInput(allocationTasks, liveAgents, previous, clock.instant(), options));
+        lastUnassigned.put(cluster, new LastUnassigned(allocation.at(), allocation.unassigned()));
         if (!allocation.moves().isEmpty()) {
             log.info("allocation of cluster {}: {} tasks on {} live agents; {} moves {}; {} unassigned {}", cluster,
                     clusterTasks.size(), liveAgents.size(), allocation.moves().size(), allocation.moveCounts(),

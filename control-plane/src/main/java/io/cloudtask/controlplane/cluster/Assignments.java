@@ -53,6 +53,21 @@ public class Assignments {
         return holders;
     }
 
+    /**
+     * Every allocation node of the cluster, split ones assembled, by agent id in order (agents that
+     * ever received an assignment; a departed agent's node stays, emptied).
+     */
+    public java.util.SortedMap<String, Assignment> all(String cluster) {
+        java.util.SortedMap<String, Assignment> all = new java.util.TreeMap<>();
+        for (String agentId : children(ZkLayout.allocations(cluster))) {
+            Assignment assignment = assignment(cluster, agentId);
+            if (assignment != null) {
+                all.put(agentId, assignment);
+            }
+        }
+        return all;
+    }
+
     /** Whether the agent's ephemeral node exists: its ZooKeeper session is alive. */
     public boolean isOnline(String cluster, String agentId) {
         try {

@@ -3,6 +3,7 @@ package io.cloudtask.controlplane.allocation;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
+import com.fasterxml.jackson.databind.JsonNode;
 import io.cloudtask.controlplane.task.PlacementRequest;
 import io.cloudtask.controlplane.task.TaskRequest;
 import io.cloudtask.controlplane.task.TaskService;
@@ -156,6 +157,29 @@ class AllocationPublisherTest extends ControlPlaneTest {
                 "os=linux")));
         await().atMost(WAIT).until(() -> ids(assignment("placed", "lin-1")).contains(windows)
                 && !ids(assignment("placed", "win-1")).contains(windows));
+
+        String nowhere = tasks.create(placed("nowhere", "placed", new PlacementRequest("labels", null, "os=solaris")))
+                .id().toString();
+        RestClient rest = new RestClient(server.getURI());
+        await().atMost(WAIT).until(() -> rest.get("/api/v1/clusters/placed/allocation").json()
+                .get("unassignedCount").asInt() == 1);
+        JsonNode allocation = rest.get("/api/v1/clusters/placed/allocation").json();
+        assertThat(allocation.get("taskCount").asInt()).isEqualTo(5);
+        assertThat(allocation.get("agents")).extracting(agent -> agent.get("agentId").asText() + ":"
+                + agent.get("taskCount").asInt() + ":" + agent.get("online").asBoolean())
+                .containsExactly("lin-1:3:true", "win-1:2:true");
+        assertThat(allocation.get("agents").get(0).has("taskIds")).isFalse();
+        assertThat(allocation.get("agents").get(0).get("epoch").asLong()).isPositive();
+        assertThat(allocation.get("unassigned").get(0).get("taskId").asText()).isEqualTo(nowhere);
+        assertThat(allocation.get("unassigned").get(0).get("reason").asText()).isEqualTo("NO_MATCHING_AGENT");
+        assertThat(allocation.get("reasonsFrom").isNull()).isFalse();
+
+        JsonNode oneAgent = rest.get("/api/v1/clusters/placed/allocation?agentId=win-1").json();
+        assertThat(oneAgent.get("agents")).singleElement().satisfies(agent -> assertThat(agent.get("taskIds"))
+                .extracting(JsonNode::asText).containsExactlyInAnyOrder(byHost, everywhere));
+        assertThat(rest.get("/api/v1/clusters/placed/allocation?agentId=nobody").json().get("field").asText())
+                .isEqualTo("agentId");
+        assertThat(rest.get("/api/v1/clusters/no-such-cluster/allocation").status()).isEqualTo(404);
     }
 
     private static List<String> ids(Assignment assignment) {
