@@ -123,7 +123,7 @@ public final class Agent implements AutoCloseable {
                         new Backoff(config.reconnectInitialBackoff(), config.reconnectMaxBackoff()), FLUSH_TIMEOUT),
                 () -> info, outbox, new Listener(), channelFactory, new SecureRandom());
         this.fireClaimer = new FireClaimer(gateway::sendFireClaim, clock);
-        this.coordinator = new RunCoordinator(runner, new SecureRandom()::nextDouble, request -> fireClaimer.claim(
+        this.coordinator = new RunCoordinator(config.agentId(), runner, new SecureRandom()::nextDouble, request -> fireClaimer.claim(
                 request.taskId(), request.fireTime(), request.spec().getVersion(),
                 request.spec().getPlacement().getKind() == PlacementKind.PLACEMENT_KIND_BROADCAST), clock);
         this.fireMarkers = new DiskFireMarkers(config.workDir().resolve("fires"));

@@ -512,8 +512,16 @@ public final class Benchmarks {
             return false;
         }
         for (String agentId : zk.getChildren().forPath(ZkLayout.allocations("default"))) {
-            byte[] data = zk.getData().forPath(ZkLayout.allocation("default", agentId));
-            if (ZkLayout.decodeAssignment(data).getTasksList().stream().anyMatch(t -> t.getTaskId().equals(taskId))) {
+            // Large assignments are split into parts: read them the way an agent does.
+            var assignment = io.cloudtask.protocol.AssignmentReader.read(path -> {
+                try {
+                    return zk.getData().forPath(path);
+                } catch (org.apache.zookeeper.KeeperException.NoNodeException e) {
+                    return null;
+                }
+            }, "default", agentId, 5);
+            if (assignment.isPresent()
+                    && assignment.get().getTasksList().stream().anyMatch(t -> t.getTaskId().equals(taskId))) {
                 return true;
             }
         }

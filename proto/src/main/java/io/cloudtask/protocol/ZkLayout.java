@@ -3,6 +3,7 @@ package io.cloudtask.protocol;
 import com.google.protobuf.InvalidProtocolBufferException;
 import io.cloudtask.proto.v1.AgentInfo;
 import io.cloudtask.proto.v1.Assignment;
+import io.cloudtask.proto.v1.AssignmentPart;
 import java.util.Objects;
 import java.util.regex.Pattern;
 
@@ -16,6 +17,8 @@ import java.util.regex.Pattern;
  * /cloudtask/control-plane/tasks-changed     persistent: touched after every task change
  * /cloudtask/clusters/{cluster}/agents/{id}  ephemeral: AgentInfo
  * /cloudtask/clusters/{cluster}/allocation/{agentId}  persistent: Assignment
+ * /cloudtask/clusters/{cluster}/allocation/{agentId}/part-{epoch}-{index}
+ *                                            persistent: AssignmentPart of a split Assignment
  * </pre>
  *
  * <p>Stateless and thread-safe.
@@ -69,6 +72,35 @@ public final class ZkLayout {
         return allocations(cluster) + "/" + segment(agentId, "agent id");
     }
 
+    /** Prefix of the child nodes that hold the parts of a split Assignment. */
+    public static final String PART_PREFIX = "part-";
+
+    /** The node name of part {@code index} of a split Assignment, written in epoch {@code epoch}. */
+    public static String allocationPartName(long epoch, int index) {
+        return PART_PREFIX + Long.toUnsignedString(epoch) + "-" + index;
+    }
+
+    /** Part {@code index} of the agent's split Assignment, written in epoch {@code epoch}. */
+    public static String allocationPart(String cluster, String agentId, long epoch, int index) {
+        return allocation(cluster, agentId) + "/" + allocationPartName(epoch, index);
+    }
+
+    /**
+     * The epoch in a part's node name ({@code part-{epoch}-{index}}), or -1 when the name is not
+     * one of a part.
+     */
+    public static long allocationPartEpoch(String name) {
+        if (!name.startsWith(PART_PREFIX)) {
+            return -1;
+        }
+        int dash = name.indexOf('-', PART_PREFIX.length());
+        try {
+            return dash < 0 ? -1 : Long.parseUnsignedLong(name.substring(PART_PREFIX.length(), dash));
+        } catch (NumberFormatException e) {
+            return -1;
+        }
+    }
+
     public static String replica(String replicaId) {
         return REPLICAS + "/" + segment(replicaId, "replica id");
     }
@@ -100,6 +132,10 @@ public final class ZkLayout {
         } catch (InvalidProtocolBufferException e) {
             throw new IllegalArgumentException("not an Assignment payload: " + e.getMessage(), e);
         }
+    }
+
+    public static byte[] encode(AssignmentPart part) {
+        return part.toByteArray();
     }
 
     private static String segment(String value, String what) {

@@ -2,6 +2,7 @@ package io.cloudtask.agent.membership;
 
 import io.cloudtask.proto.v1.AgentInfo;
 import io.cloudtask.proto.v1.Assignment;
+import io.cloudtask.protocol.AssignmentReader;
 import io.cloudtask.protocol.ZkLayout;
 import java.util.Objects;
 import java.util.Optional;
@@ -20,12 +21,18 @@ import org.slf4j.LoggerFactory;
  * ({@link ZkLayout#agent}, an {@link AgentInfo}) kept by Curator's {@link PersistentNode}, which
  * recreates it after a session loss, and a {@link CuratorCache} on its allocation node
  * ({@link ZkLayout#allocation}) that reports every published {@link Assignment} without polling.
+ * A split assignment is assembled from its parts ({@link AssignmentReader}) before it is reported;
+ * a torn read (a part rewritten meanwhile) is read again, and if still torn skipped: the
+ * publication's own header write is the next change the cache reports.
  *
  * <p>Thread-safe for start/close from one thread. The {@link AssignmentListener} is called on the
  * cache's thread. Connection-state handling lives in {@link FencingPolicy}, not here.
  */
 public final class ZkMembership implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(ZkMembership.class);
+
+    /** A torn read means a publication was under way; a second read almost always lands after it. */
+    private static final int TORN_READ_ATTEMPTS = 5;
 
     private final CuratorFramework client;
     private final String cluster;
@@ -73,13 +80,22 @@ public final class ZkMembership implements AutoCloseable {
      * @throws Exception when ZooKeeper cannot be read (the caller stays fenced)
      */
     public Optional<Assignment> readAllocation() throws Exception {
-        byte[] data;
+        Optional<Assignment> assignment;
         try {
-            data = client.getData().forPath(allocationPath);
-        } catch (KeeperException.NoNodeException e) {
+            assignment = AssignmentReader.read(this::read, cluster, agentId, TORN_READ_ATTEMPTS);
+        } catch (IllegalArgumentException e) {
+            log.error("ignoring the allocation node {}: {}", allocationPath, e.getMessage());
             return Optional.empty();
         }
-        return Optional.ofNullable(decode(data));
+        return assignment.filter(this::addressedToUs);
+    }
+
+    private byte[] read(String path) throws Exception {
+        try {
+            return client.getData().forPath(path);
+        } catch (KeeperException.NoNodeException e) {
+            return null;
+        }
     }
 
     /** The liveness node's path. */
@@ -108,27 +124,41 @@ public final class ZkMembership implements AutoCloseable {
     }
 
     private void deliver(ChildData data) {
-        Assignment assignment = decode(data.getData());
-        if (assignment != null) {
+        Assignment assignment;
+        try {
+            Assignment header = ZkLayout.decodeAssignment(data.getData() == null ? new byte[0] : data.getData());
+            try {
+                assignment = AssignmentReader.complete(header, this::read, cluster, agentId);
+            } catch (AssignmentReader.TornReadException e) {
+                // This header is already outdated: read the newest one and its parts.
+                assignment = AssignmentReader.read(this::read, cluster, agentId, TORN_READ_ATTEMPTS).orElse(null);
+            }
+        } catch (IllegalArgumentException e) {
+            log.error("ignoring the allocation node {}: {}", allocationPath, e.getMessage());
+            return;
+        } catch (AssignmentReader.TornReadException e) {
+            // A publication is still rewriting it; its header write is a change this cache reports.
+            log.info("the assignment in {} is being rewritten; waiting for the next version: {}", allocationPath,
+                    e.getMessage());
+            return;
+        } catch (Exception e) {
+            // The connection went away mid-read: the fencing policy re-reads everything on reconnect.
+            log.warn("cannot read the parts of the assignment in {}: {}", allocationPath, e.toString());
+            return;
+        }
+        if (assignment != null && addressedToUs(assignment)) {
             listener.onAssignment(assignment);
         }
     }
 
-    /** Decodes an assignment, or returns null (and logs) when it is unusable. */
-    private Assignment decode(byte[] data) {
-        Assignment assignment;
-        try {
-            assignment = ZkLayout.decodeAssignment(data == null ? new byte[0] : data);
-        } catch (IllegalArgumentException e) {
-            log.error("ignoring the allocation node {}: {}", allocationPath, e.getMessage());
-            return null;
-        }
+    /** Whether the assignment is this agent's (logged when it names another). */
+    private boolean addressedToUs(Assignment assignment) {
         if ((!assignment.getAgentId().isEmpty() && !assignment.getAgentId().equals(agentId))
                 || (!assignment.getCluster().isEmpty() && !assignment.getCluster().equals(cluster))) {
             log.error("ignoring the assignment in {}: it names agent '{}' in cluster '{}'", allocationPath,
                     assignment.getAgentId(), assignment.getCluster());
-            return null;
+            return false;
         }
-        return assignment;
+        return true;
     }
 }

@@ -143,7 +143,8 @@ public final class ProcessRunner implements AutoCloseable {
                 .setFinishedAt(Timestamps.of(clock.instant()))
                 .setStatus(status)
                 .setError(error)
-                .setCommandId(request.commandId())).build());
+                .setCommandId(request.commandId())
+                .setBroadcast(request.broadcast())).build());
         log.info("task {} fire {}: {} ({})", request.taskId(), request.fireTime(), status, error);
     }
 
@@ -415,7 +416,8 @@ public final class ProcessRunner implements AutoCloseable {
                 .setSpecVersion(r.spec().getVersion())
                 .setStartedAt(Timestamps.of(state.startedAt))
                 .setPid(pid)
-                .setCommandId(r.commandId())).build());
+                .setCommandId(r.commandId())
+                .setBroadcast(r.broadcast())).build());
     }
 
     private void emitFinished(RunState state, RunStatus status, Integer exitCode, String error) {
@@ -433,7 +435,8 @@ public final class ProcessRunner implements AutoCloseable {
                 .setHasExitCode(exitCode != null)
                 .setExitCode(exitCode == null ? 0 : exitCode)
                 .setError(error)
-                .setCommandId(r.commandId());
+                .setCommandId(r.commandId())
+                .setBroadcast(r.broadcast());
         synchronized (state) {
             finished.setOutputChunkCount(state.nextSequence).setOutputBytes(state.outputBytes);
         }

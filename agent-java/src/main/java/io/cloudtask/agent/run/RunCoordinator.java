@@ -47,6 +47,7 @@ public final class RunCoordinator implements AutoCloseable {
      */
     public static final Duration CLAIM_DEADLINE = Duration.ofSeconds(10);
 
+    private final String agentId;
     private final ProcessRunner runner;
     private final DoubleSupplier random;
     private final StrictFireGate strictFires;
@@ -56,10 +57,13 @@ public final class RunCoordinator implements AutoCloseable {
     private final Map<String, TaskRuns> tasks = new HashMap<>();
 
     /**
+     * @param agentId this agent's id: part of the identity of its copy of a broadcast fire
      * @param random the jitter source of retry delays, values in [0, 1]
      * @param strictFires where fires of strict tasks claim the right to start
      */
-    public RunCoordinator(ProcessRunner runner, DoubleSupplier random, StrictFireGate strictFires, Clock clock) {
+    public RunCoordinator(String agentId, ProcessRunner runner, DoubleSupplier random, StrictFireGate strictFires,
+            Clock clock) {
+        this.agentId = Objects.requireNonNull(agentId, "agentId");
         this.runner = Objects.requireNonNull(runner, "runner");
         this.random = Objects.requireNonNull(random, "random");
         this.strictFires = Objects.requireNonNull(strictFires, "strictFires");
@@ -105,7 +109,7 @@ public final class RunCoordinator implements AutoCloseable {
     }
 
     private void onFire(Fire fire) {
-        RunRequest request = RunRequest.scheduled(fire.spec(), fire.fireTime());
+        RunRequest request = RunRequest.scheduled(fire.spec(), fire.fireTime(), agentId);
         if (fire.spec().getStrict()) {
             Instant askedAt = clock.instant();
             strictFires.claim(request).whenComplete((answer, failure) -> onThread(

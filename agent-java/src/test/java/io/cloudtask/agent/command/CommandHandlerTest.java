@@ -66,7 +66,7 @@ class CommandHandlerTest {
         outbox = new DiskRunEventOutbox(spoolDir, DiskRunEventOutbox.Options.forMaxBytes(64L << 20), Clock.systemUTC());
         outbox.open();
         runner = new ProcessRunner(tasksDir, TestPackages.NONE, Platform.current(), outbox, Clock.systemUTC());
-        coordinator = new RunCoordinator(runner, () -> 0.0, request -> {
+        coordinator = new RunCoordinator("agent-test", runner, () -> 0.0, request -> {
             throw new AssertionError("no strict task here");
         }, Clock.systemUTC());
         openHandler();

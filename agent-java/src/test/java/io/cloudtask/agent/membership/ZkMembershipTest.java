@@ -9,6 +9,9 @@ import io.cloudtask.agent.MutableClock;
 import io.cloudtask.agent.TestAgents;
 import io.cloudtask.agent.TestZooKeeper;
 import io.cloudtask.proto.v1.AgentInfo;
+import io.cloudtask.proto.v1.AssignedTask;
+import io.cloudtask.proto.v1.Assignment;
+import io.cloudtask.proto.v1.AssignmentPart;
 import io.cloudtask.protocol.ZkLayout;
 import io.grpc.inprocess.InProcessChannelBuilder;
 import java.nio.file.Path;
@@ -78,6 +81,39 @@ class ZkMembershipTest {
         zk.publish("default", "agent-1", 6, "task-c");
         await().atMost(WAIT).until(() -> agent.assignedTaskIds().equals(java.util.Set.of("task-c")));
         assertThat(agent.appliedEpoch()).hasValue(6);
+    }
+
+    @Test
+    void assemblesASplitAssignmentFromItsPartsAndSkipsATornOne() throws Exception {
+        String path = ZkLayout.allocation("default", "agent-1");
+        zk.publish("default", "agent-1", 1, "task-a");
+        await().atMost(WAIT).until(() -> agent.appliedEpoch().equals(java.util.OptionalLong.of(1)));
+        writePart(2, 0, "task-b", "task-c");
+        writePart(2, 1, "task-d");
+        zk.client.setData().forPath(path, ZkLayout.encode(Assignment.newBuilder().setEpoch(2).setAgentId("agent-1")
+                .setCluster("default").addPartEpochs(2).addPartEpochs(2).build()));
+        await().atMost(WAIT).until(() -> agent.assignedTaskIds().equals(java.util.Set.of("task-b", "task-c", "task-d")));
+
+        // A header naming a part that is not there (a reader fell behind): nothing is applied.
+        zk.client.setData().forPath(path, ZkLayout.encode(Assignment.newBuilder().setEpoch(3).setAgentId("agent-1")
+                .setCluster("default").addPartEpochs(2).addPartEpochs(3).build()));
+        await().during(Duration.ofMillis(500)).atMost(WAIT).until(() -> agent.appliedEpoch().getAsLong() == 2);
+
+        // Epoch 4 keeps part 0 of epoch 2 and rewrites part 1.
+        writePart(4, 1, "task-e");
+        zk.client.setData().forPath(path, ZkLayout.encode(Assignment.newBuilder().setEpoch(4).setAgentId("agent-1")
+                .setCluster("default").addPartEpochs(2).addPartEpochs(4).build()));
+        await().atMost(WAIT).until(() -> agent.assignedTaskIds().equals(java.util.Set.of("task-b", "task-c", "task-e")));
+        assertThat(agent.appliedEpoch()).hasValue(4);
+    }
+
+    private void writePart(long epoch, int index, String... taskIds) throws Exception {
+        AssignmentPart.Builder part = AssignmentPart.newBuilder().setEpoch(epoch).setIndex(index);
+        for (String taskId : taskIds) {
+            part.addTasks(AssignedTask.newBuilder().setTaskId(taskId).setSpecVersion(1));
+        }
+        zk.client.create().forPath(ZkLayout.allocationPart("default", "agent-1", epoch, index),
+                ZkLayout.encode(part.build()));
     }
 
     @Test

@@ -13,6 +13,8 @@ import io.cloudtask.proto.v1.AgentMessage;
 import io.cloudtask.proto.v1.Command;
 import io.cloudtask.proto.v1.OutputChunk;
 import io.cloudtask.proto.v1.OutputStream;
+import io.cloudtask.proto.v1.Placement;
+import io.cloudtask.proto.v1.PlacementKind;
 import io.cloudtask.proto.v1.RunFinished;
 import io.cloudtask.proto.v1.RunStarted;
 import io.cloudtask.proto.v1.RunStatus;
@@ -38,6 +40,7 @@ import org.junit.jupiter.api.io.TempDir;
 @EnabledOnOs({OS.LINUX, OS.MAC})
 class ProcessRunnerTest {
     private static final Instant FIRE = Instant.parse("2030-01-01T10:00:00Z");
+    private static final String AGENT = "agent-7";
 
     @TempDir
     Path tasksDir;
@@ -94,6 +97,35 @@ class ProcessRunnerTest {
         assertThat(run.finished.getSpecVersion()).isEqualTo(7);
         assertThat(run.finished.getStartedAt()).isEqualTo(run.started.getStartedAt());
         assertThat(run.finished.getOutputChunkCount()).isZero();
+    }
+
+    @Test
+    void aBroadcastFireIsThisAgentsOwnRunWithItsIdInTheRunIdAndTheBroadcastFlagSet() {
+        TaskSpec spec = TestSpecs.cron("everywhere", 3, TestSpecs.EVERY_SECOND)
+                .setCommand(Command.newBuilder().setShell("echo \"$CLOUDTASK_RUN_ID\""))
+                .setPlacement(Placement.newBuilder().setKind(PlacementKind.PLACEMENT_KIND_BROADCAST)).build();
+
+        Run run = run(spec);
+
+        String runId = RunIds.broadcastRunId("everywhere", FIRE, 1, AGENT);
+        assertThat(runId).isNotEqualTo(RunIds.runId("everywhere", FIRE, 1));
+        assertThat(run.started.getRunId()).isEqualTo(runId);
+        assertThat(run.started.getBroadcast()).isTrue();
+        assertThat(run.finished.getRunId()).isEqualTo(runId);
+        assertThat(run.finished.getBroadcast()).isTrue();
+        assertThat(run.text(OutputStream.OUTPUT_STREAM_STDOUT)).isEqualTo(runId + "\n");
+    }
+
+    @Test
+    void aSkippedBroadcastFireIsReportedUnderThisAgentsRunId() {
+        TaskSpec spec = TestSpecs.cron("everywhere-skip", 3, TestSpecs.EVERY_SECOND)
+                .setPlacement(Placement.newBuilder().setKind(PlacementKind.PLACEMENT_KIND_BROADCAST)).build();
+
+        runner.reportNotRun(RunRequest.scheduled(spec, FIRE, AGENT), RunStatus.RUN_STATUS_SKIPPED, "still running");
+
+        RunFinished finished = events(RunIds.broadcastRunId("everywhere-skip", FIRE, 1, AGENT)).get(0).getRunFinished();
+        assertThat(finished.getBroadcast()).isTrue();
+        assertThat(finished.getStatus()).isEqualTo(RunStatus.RUN_STATUS_SKIPPED);
     }
 
     @Test
@@ -189,7 +221,7 @@ class ProcessRunnerTest {
     void aClosedRunnerRefusesNewRuns() {
         runner.close();
 
-        assertThat(runner.submit(RunRequest.scheduled(shell("late", "true"), FIRE))).isFalse();
+        assertThat(runner.submit(RunRequest.scheduled(shell("late", "true"), FIRE, AGENT))).isFalse();
     }
 
     /** Zombie-aware: an exited child that PID 1 of this container never reaps is not running. */
@@ -206,7 +238,7 @@ class ProcessRunnerTest {
     }
 
     private Run run(TaskSpec spec) {
-        RunRequest request = RunRequest.scheduled(spec, FIRE);
+        RunRequest request = RunRequest.scheduled(spec, FIRE, AGENT);
         assertThat(runner.submit(request)).isTrue();
         String runId = request.runId();
         await().atMost(Duration.ofSeconds(10)).until(() -> events(runId).stream().anyMatch(AgentMessage::hasRunFinished));

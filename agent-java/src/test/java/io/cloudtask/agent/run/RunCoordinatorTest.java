@@ -79,7 +79,7 @@ class RunCoordinatorTest {
         outbox.open();
         runner = new ProcessRunner(tasksDir, TestPackages.NONE, Platform.current(), outbox, Clock.systemUTC());
         // The jitter source at its maximum makes every retry delay equal its ceiling.
-        coordinator = new RunCoordinator(runner, () -> 1.0, claims::claim, clock);
+        coordinator = new RunCoordinator("agent-test", runner, () -> 1.0, claims::claim, clock);
     }
 
     @AfterEach

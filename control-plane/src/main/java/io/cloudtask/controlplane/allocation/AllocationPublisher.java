@@ -4,11 +4,14 @@ import io.cloudtask.controlplane.cluster.AgentDirectory;
 import io.cloudtask.controlplane.cluster.AgentFlags;
 import io.cloudtask.controlplane.cluster.ClusterService;
 import io.cloudtask.controlplane.coordination.ReplicaIdentity;
+import io.cloudtask.controlplane.run.RunsInFlight;
 import io.cloudtask.controlplane.task.TaskRef;
 import io.cloudtask.controlplane.task.TaskService;
 import io.cloudtask.proto.v1.AgentInfo;
 import io.cloudtask.proto.v1.AssignedTask;
 import io.cloudtask.proto.v1.Assignment;
+import io.cloudtask.proto.v1.AssignmentPart;
+import io.cloudtask.proto.v1.Placement;
 import io.cloudtask.protocol.ZkLayout;
 import io.cloudtask.schedule.Timestamps;
 import io.micronaut.context.annotation.Context;
@@ -20,6 +23,7 @@ import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.HashMap;
+import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
@@ -30,6 +34,8 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
 import org.apache.curator.framework.CuratorFramework;
+import org.apache.curator.framework.api.transaction.CuratorOp;
+import org.apache.curator.framework.recipes.cache.ChildData;
 import org.apache.curator.framework.recipes.cache.CuratorCache;
 import org.apache.curator.framework.recipes.leader.LeaderLatch;
 import org.apache.curator.framework.recipes.leader.LeaderLatchListener;
@@ -43,8 +49,10 @@ import org.slf4j.LoggerFactory;
  * Publishes each cluster's allocation to ZooKeeper, on the leading replica only.
  *
  * <p>Each publication reads the live agents' {@code AgentInfo} (labels, capacity), the live tasks
- * and the assignments currently published, asks the pure {@link Allocator} for the new
- * allocation, logs its moves by reason, and rewrites only the assignments that changed.
+ * with their placements, the runs in flight (RUNNING runs: task → agents, one query per cluster,
+ * which pin a task to its agent while that agent lives) and the assignments currently published,
+ * asks the pure {@link Allocator} for the new allocation, logs its moves by reason, and rewrites
+ * only the assignments that changed.
  *
  * <p>Triggers: an agent node appearing or disappearing, the {@link ZkLayout#TASKS_CHANGED}
  * signal, gaining leadership, and a periodic reconcile. Triggers coalesce: all publication runs
@@ -65,12 +73,14 @@ class AllocationPublisher implements AutoCloseable {
 
     private final CuratorFramework client;
     private final TaskService tasks;
+    private final RunsInFlight runsInFlight;
     private final ClusterService clusters;
     private final AgentDirectory agentDirectory;
     private final String replicaId;
     private final Clock clock;
     private final Duration reconcileInterval;
     private final AllocatorOptions options;
+    private final int splitThreshold;
     private final Allocator allocator = new Allocator();
     private final ScheduledExecutorService executor = Executors.newSingleThreadScheduledExecutor(runnable -> {
         Thread thread = new Thread(runnable, "allocation-publisher");
@@ -79,22 +89,33 @@ class AllocationPublisher implements AutoCloseable {
     });
     private final AtomicBoolean publishPending = new AtomicBoolean();
     private final AtomicLong publications = new AtomicLong();
+    private final AtomicLong bytesWritten = new AtomicLong();
+    /** Per cluster, the unassigned tasks of this replica's last publication (only a leader has them). */
+    private final Map<String, LastUnassigned> lastUnassigned = new java.util.concurrent.ConcurrentHashMap<>();
     private LeaderLatch leaderLatch;
     private CuratorCache clusterCache;
     private CuratorCache signalCache;
 
-    AllocationPublisher(CuratorFramework client, TaskService tasks, ClusterService clusters, AgentDirectory agentDirectory,
-            ReplicaIdentity replica,
+    AllocationPublisher(CuratorFramework client, TaskService tasks, RunsInFlight runsInFlight, ClusterService clusters,
+            AgentDirectory agentDirectory, ReplicaIdentity replica,
             Clock clock, @Value("${cloudtask.allocation.reconcile-interval:30s}") Duration reconcileInterval,
-            @Value("${cloudtask.allocation.rebalance-on-join:true}") boolean rebalanceOnJoin) {
+            @Value("${cloudtask.allocation.rebalance-on-join:true}") boolean rebalanceOnJoin,
+            @Value("${cloudtask.allocation.split-threshold:262144}") int splitThreshold) {
         this.client = client;
         this.tasks = tasks;
+        this.runsInFlight = runsInFlight;
         this.clusters = clusters;
         this.agentDirectory = agentDirectory;
         this.replicaId = replica.id();
         this.clock = clock;
         this.reconcileInterval = reconcileInterval;
         this.options = new AllocatorOptions(rebalanceOnJoin);
+        // Far below ZooKeeper's 1 MiB node and request limit (jute.maxbuffer), with room for the header.
+        if (splitThreshold < 1024 || splitThreshold > 512 * 1024) {
+            throw new IllegalArgumentException("cloudtask.allocation.split-threshold is " + splitThreshold
+                    + " bytes; use 1024 to 524288 (default 262144)");
+        }
+        this.splitThreshold = splitThreshold;
     }
 
     @PostConstruct
@@ -145,6 +166,22 @@ class AllocationPublisher implements AutoCloseable {
         return publications.get();
     }
 
+    /** The unassigned tasks of a publication and when it was computed. */
+    record LastUnassigned(Instant at, List<Unassigned> tasks) {}
+
+    /**
+     * The unassigned tasks, with reasons, of this replica's last publication for the cluster; empty
+     * when this replica does not lead (it keeps no allocation state; the leader is the one that knows).
+     */
+    java.util.Optional<LastUnassigned> lastUnassigned(String cluster) {
+        return isLeader() ? java.util.Optional.ofNullable(lastUnassigned.get(cluster)) : java.util.Optional.empty();
+    }
+
+    /** Payload bytes this replica has written to allocation nodes and their parts (for tests and metrics). */
+    long bytesWritten() {
+        return bytesWritten.get();
+    }
+
     void requestPublish() {
         if (publishPending.compareAndSet(false, true)) {
             executor.execute(this::publishIfLeading);
@@ -174,16 +211,21 @@ class AllocationPublisher implements AutoCloseable {
         List<AgentState> liveAgents = withFlags(liveAgents(cluster), agentDirectory.flagsOf(cluster));
         Map<String, Published> published = publishedAssignments(cluster);
         List<TaskRef> clusterTasks = tasks.liveTasks(cluster);
+        Map<String, Set<String>> running = runsInFlight.agentsByTask(cluster);
         Map<String, Long> versions = new HashMap<>();
         List<AllocationTask> allocationTasks = new ArrayList<>(clusterTasks.size());
+        Map<Placement, TaskPlacement> placements = new HashMap<>();
         for (TaskRef task : clusterTasks) {
             versions.put(task.taskId(), task.version());
-            allocationTasks.add(new AllocationTask(task.taskId(), task.version(), placementOf(task), runsInFlight(task)));
+            allocationTasks.add(new AllocationTask(task.taskId(), task.version(),
+                    placements.computeIfAbsent(task.placement(), AllocationPublisher::placementOf),
+                    running.getOrDefault(task.taskId(), Set.of())));
         }
         Map<String, List<String>> previous = new HashMap<>();
         published.forEach((agentId, node) -> previous.put(agentId, node.taskIds()));
         Allocation allocation = allocator.allocate(
                 new AllocationInput(allocationTasks, liveAgents, previous, clock.instant(), options));
+        lastUnassigned.put(cluster, new LastUnassigned(allocation.at(), allocation.unassigned()));
         if (!allocation.moves().isEmpty()) {
             log.info("allocation of cluster {}: {} tasks on {} live agents; {} moves {}; {} unassigned {}", cluster,
                     clusterTasks.size(), liveAgents.size(), allocation.moves().size(), allocation.moveCounts(),
@@ -212,8 +254,8 @@ class AllocationPublisher implements AutoCloseable {
     /** When each task of an agent's current assignment was given to it (kept while it stays). */
     private static Map<String, com.google.protobuf.Timestamp> assignedSince(Published before) {
         Map<String, com.google.protobuf.Timestamp> since = new HashMap<>();
-        if (before != null && before.assignment() != null) {
-            for (AssignedTask task : before.assignment().getTasksList()) {
+        if (before != null) {
+            for (AssignedTask task : before.tasks()) {
                 if (task.hasAssignedAt()) {
                     since.put(task.getTaskId(), task.getAssignedAt());
                 }
@@ -227,20 +269,23 @@ class AllocationPublisher implements AutoCloseable {
     }
 
     /**
-     * Seam: the task API has no placement fields yet, so every task may run on any agent. When
-     * {@link TaskRef} carries a placement (ANY, NAMED, LABEL_SELECTOR, BROADCAST), return it here.
+     * The allocator's view of a task's placement. The task API stores only placements it
+     * validated with the same rules; one that fails here anyway (a rule tightened since) is logged
+     * and read as ANY rather than leaving the task unassigned without a word.
      */
-    private static TaskPlacement placementOf(TaskRef task) {
-        return TaskPlacement.any();
-    }
-
-    /**
-     * Seam: which agents are running the task right now. Runs in flight are not tracked yet, so
-     * none is reported and nothing is pinned; once they are, the allocator keeps such a task on its
-     * agent until the run ends or the agent dies.
-     */
-    private static Set<String> runsInFlight(TaskRef task) {
-        return Set.of();
+    static TaskPlacement placementOf(Placement placement) {
+        try {
+            return switch (placement.getKind()) {
+                case PLACEMENT_KIND_NAMED -> TaskPlacement.named(placement.getNamesList());
+                case PLACEMENT_KIND_LABEL_SELECTOR -> TaskPlacement.labels(placement.getLabelSelector());
+                case PLACEMENT_KIND_BROADCAST -> TaskPlacement.broadcast(placement.getLabelSelector());
+                case PLACEMENT_KIND_ANY, PLACEMENT_KIND_UNSPECIFIED, UNRECOGNIZED -> TaskPlacement.any();
+            };
+        } catch (IllegalArgumentException e) {
+            log.warn("a stored placement is no longer valid ({}); allocating its tasks to any agent: {}",
+                    e.getMessage(), placement);
+            return TaskPlacement.any();
+        }
     }
 
     private List<AgentState> liveAgents(String cluster) throws Exception {
@@ -310,52 +355,172 @@ class AllocationPublisher implements AutoCloseable {
             } catch (KeeperException.NoNodeException e) {
                 continue;
             }
-            Assignment assignment = null;
+            Assignment header = null;
             try {
-                assignment = ZkLayout.decodeAssignment(data);
+                header = ZkLayout.decodeAssignment(data);
             } catch (IllegalArgumentException e) {
                 log.warn("allocation node {} held an unreadable payload; overwriting it", path);
             }
-            published.put(agentId, new Published(assignment, stat.getVersion()));
+            // Only a node with children costs a listing: most agents' assignments are not split.
+            List<String> partNodes = stat.getNumChildren() > 0 ? children(path) : List.of();
+            published.put(agentId, readParts(cluster, agentId, header, stat.getVersion(), partNodes));
         }
         return published;
     }
 
-    /** An allocation node read back: its payload (null if unreadable) and znode version. */
-    private record Published(Assignment assignment, int version) {
-        List<String> taskIds() {
-            return assignment == null ? List.of()
-                    : assignment.getTasksList().stream().map(AssignedTask::getTaskId).toList();
+    /** Completes a header with its parts; a part missing or unreadable makes the node torn (rewritten whole). */
+    private Published readParts(String cluster, String agentId, Assignment header, int version, List<String> partNodes)
+            throws Exception {
+        long highestEpoch = header == null ? 0 : header.getEpoch();
+        for (String name : partNodes) {
+            highestEpoch = Math.max(highestEpoch, ZkLayout.allocationPartEpoch(name));
+        }
+        List<List<AssignedTask>> parts = new ArrayList<>();
+        boolean torn = header == null;
+        if (header != null) {
+            for (int index = 0; index < header.getPartEpochsCount(); index++) {
+                String name = ZkLayout.allocationPartName(header.getPartEpochs(index), index);
+                AssignmentPart part = partNodes.contains(name)
+                        ? readPart(ZkLayout.allocationPart(cluster, agentId, header.getPartEpochs(index), index)) : null;
+                torn |= part == null;
+                parts.add(part == null ? List.of() : part.getTasksList());
+            }
+        }
+        return new Published(header, version, parts, partNodes, highestEpoch, torn);
+    }
+
+    /** A part, from the cache when it holds it (parts never change once written), else from ZooKeeper. */
+    private AssignmentPart readPart(String path) throws Exception {
+        byte[] data = clusterCache.get(path).map(ChildData::getData).orElse(null);
+        if (data == null) {
+            try {
+                data = client.getData().forPath(path);
+            } catch (KeeperException.NoNodeException e) {
+                return null;
+            }
+        }
+        try {
+            return AssignmentPart.parseFrom(data);
+        } catch (com.google.protobuf.InvalidProtocolBufferException e) {
+            log.warn("allocation part {} is unreadable; rewriting the assignment: {}", path, e.getMessage());
+            return null;
         }
     }
 
+    /**
+     * An allocation node read back: its header (null if unreadable), znode version, the tasks of
+     * each part of a split assignment, the part nodes present, the highest epoch found in the header
+     * or any part's name, and whether header and parts failed to match (then it is rewritten whole).
+     */
+    private record Published(Assignment header, int version, List<List<AssignedTask>> parts, List<String> partNodes,
+            long highestEpoch, boolean torn) {
+        List<AssignedTask> tasks() {
+            if (header == null) {
+                return List.of();
+            }
+            if (header.getPartEpochsCount() == 0) {
+                return header.getTasksList();
+            }
+            List<AssignedTask> all = new ArrayList<>();
+            parts.forEach(all::addAll);
+            return all;
+        }
+
+        List<String> taskIds() {
+            return tasks().stream().map(AssignedTask::getTaskId).toList();
+        }
+
+        boolean holdsExactly(List<AssignedTask> desired) {
+            List<AssignedTask> current = tasks();
+            return !torn && current.size() == desired.size() && new HashSet<>(current).containsAll(desired);
+        }
+    }
+
+    /**
+     * Writes the agent's assignment when its tasks changed: inline when it fits in
+     * {@code splitThreshold} bytes, else split into parts ({@link AssignmentParts}). New parts are
+     * created first, under names no reader knows yet; then one transaction sets the header (checked
+     * against the version read) and deletes the parts that neither the new nor the previous header
+     * names, so a reader one epoch behind still finds its parts.
+     */
     private void write(String cluster, String agentId, Published node, List<AssignedTask> desired, Instant at)
             throws Exception {
-        String path = ZkLayout.allocation(cluster, agentId);
-        Assignment current = node == null ? null : node.assignment();
-        if (current != null && current.getTasksList().equals(desired)) {
+        if (node != null && node.holdsExactly(desired)) {
             return;
         }
-        long epoch = current == null ? 1 : current.getEpoch() + 1;
-        byte[] payload = ZkLayout.encode(Assignment.newBuilder()
-                .setEpoch(epoch)
-                .setAgentId(agentId)
-                .setCluster(cluster)
-                .addAllTasks(desired)
-                .setPublishedAt(Timestamps.of(at))
-                .build());
+        String path = ZkLayout.allocation(cluster, agentId);
+        long epoch = (node == null ? 0 : node.highestEpoch()) + 1;
+        Assignment.Builder header = Assignment.newBuilder().setEpoch(epoch).setAgentId(agentId).setCluster(cluster)
+                .setPublishedAt(Timestamps.of(at));
+        Assignment inline = header.clone().addAllTasks(desired).build();
+        int version;
         try {
             if (node == null) {
-                client.create().creatingParentContainersIfNeeded().forPath(path, payload);
+                if (inline.getSerializedSize() <= splitThreshold) {
+                    create(path, ZkLayout.encode(inline));
+                    logWritten(epoch, agentId, cluster, desired.size(), 0);
+                    return;
+                }
+                // Parts are children: the node must exist first. Epoch 0 and no tasks is what a
+                // new agent holds anyway.
+                create(path, ZkLayout.encode(Assignment.newBuilder().setAgentId(agentId).setCluster(cluster).build()));
+                version = 0;
             } else {
-                client.setData().withVersion(node.version()).forPath(path, payload);
+                version = node.version();
             }
+            Set<String> keep = new HashSet<>();
+            int partsWritten = 0;
+            byte[] payload;
+            if (inline.getSerializedSize() <= splitThreshold) {
+                payload = ZkLayout.encode(inline);
+            } else {
+                List<List<AssignedTask>> previous = node == null || node.torn() ? List.of() : node.parts();
+                List<List<AssignedTask>> plan = AssignmentParts.plan(previous, desired, splitThreshold);
+                for (int index = 0; index < plan.size(); index++) {
+                    long partEpoch = epoch;
+                    if (index < previous.size() && previous.get(index).equals(plan.get(index))) {
+                        partEpoch = node.header().getPartEpochs(index);
+                    } else {
+                        create(ZkLayout.allocationPart(cluster, agentId, epoch, index), ZkLayout.encode(
+                                AssignmentPart.newBuilder().setEpoch(epoch).setIndex(index).addAllTasks(plan.get(index))
+                                        .build()));
+                        partsWritten++;
+                    }
+                    header.addPartEpochs(partEpoch);
+                    keep.add(ZkLayout.allocationPartName(partEpoch, index));
+                }
+                payload = ZkLayout.encode(header.build());
+            }
+            if (node != null && node.header() != null) {
+                for (int index = 0; index < node.header().getPartEpochsCount(); index++) {
+                    keep.add(ZkLayout.allocationPartName(node.header().getPartEpochs(index), index));
+                }
+            }
+            List<CuratorOp> operations = new ArrayList<>();
+            operations.add(client.transactionOp().setData().withVersion(version).forPath(path, payload));
+            for (String name : node == null ? List.<String>of() : node.partNodes()) {
+                if (!keep.contains(name)) {
+                    operations.add(client.transactionOp().delete().forPath(path + "/" + name));
+                }
+            }
+            client.transaction().forOperations(operations);
+            bytesWritten.addAndGet(payload.length);
+            logWritten(epoch, agentId, cluster, desired.size(), partsWritten);
         } catch (KeeperException.NodeExistsException | KeeperException.BadVersionException
                 | KeeperException.NoNodeException e) {
             throw new ConcurrentWriteException(path);
         }
+    }
+
+    private void create(String path, byte[] payload) throws Exception {
+        client.create().creatingParentContainersIfNeeded().forPath(path, payload);
+        bytesWritten.addAndGet(payload.length);
+    }
+
+    private void logWritten(long epoch, String agentId, String cluster, int tasks, int partsWritten) {
         publications.incrementAndGet();
-        log.info("published allocation epoch {} for agent {} in cluster {}: {} tasks", epoch, agentId, cluster, desired.size());
+        log.info("published allocation epoch {} for agent {} in cluster {}: {} tasks{}", epoch, agentId, cluster, tasks,
+                partsWritten == 0 ? "" : " (" + partsWritten + " parts written)");
     }
 
     private List<String> children(String path) throws Exception {

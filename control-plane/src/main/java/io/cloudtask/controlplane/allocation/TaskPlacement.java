@@ -6,8 +6,8 @@ import java.util.Objects;
 import java.util.TreeSet;
 
 /**
- * Where a task may run. Tasks carry {@link #any()} until the task API grows placement fields;
- * the allocator already honours every kind.
+ * Where a task may run: the allocator's form of a task's {@code placement} (REST) and
+ * {@code TaskSpec.placement} (proto).
  *
  * <ul>
  *   <li>{@link Kind#ANY}: one agent of the cluster, chosen by the allocator.

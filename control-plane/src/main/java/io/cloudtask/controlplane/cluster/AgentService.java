@@ -1,6 +1,7 @@
 package io.cloudtask.controlplane.cluster;
 
 import io.cloudtask.controlplane.api.ApiException;
+import io.cloudtask.controlplane.run.RunsInFlight;
 import io.cloudtask.proto.v1.AgentInfo;
 import io.cloudtask.protocol.ZkLayout;
 import jakarta.inject.Singleton;
@@ -28,10 +29,12 @@ class AgentService {
     private final CuratorFramework zookeeper;
     private final List<AgentFlagsListener> listeners;
     private final Assignments assignments;
+    private final RunsInFlight runsInFlight;
 
     AgentService(AgentDirectory directory, ClusterService clusters, CuratorFramework zookeeper,
-            List<AgentFlagsListener> listeners, Assignments assignments) {
+            List<AgentFlagsListener> listeners, Assignments assignments, RunsInFlight runsInFlight) {
         this.assignments = assignments;
+        this.runsInFlight = runsInFlight;
         this.directory = directory;
         this.clusters = clusters;
         this.zookeeper = zookeeper;
@@ -48,13 +51,14 @@ class AgentService {
         }
         Map<String, AgentRow> recorded = new HashMap<>();
         directory.list(cluster).forEach(row -> recorded.put(row.id(), row));
+        Map<String, Integer> running = runsInFlight.countByAgent(cluster);
         List<AgentView> views = new ArrayList<>();
         for (String name : names) {
             Map<String, AgentInfo> live = liveAgents(name);
             TreeSet<String> ids = new TreeSet<>(live.keySet());
             recorded.values().stream().filter(row -> row.cluster().equals(name)).forEach(row -> ids.add(row.id()));
             for (String id : ids) {
-                views.add(view(name, id, recorded.get(id), live.get(id), false));
+                views.add(view(name, id, recorded.get(id), live.get(id), false, running.getOrDefault(id, 0)));
             }
         }
         return views;
@@ -62,7 +66,8 @@ class AgentService {
 
     AgentView get(String agentId) {
         Located agent = locate(agentId);
-        return view(agent.cluster(), agentId, agent.row(), agent.info(), true);
+        return view(agent.cluster(), agentId, agent.row(), agent.info(), true,
+                runsInFlight.countByAgent(agent.cluster()).getOrDefault(agentId, 0));
     }
 
     AgentView cordon(String agentId) {
@@ -107,7 +112,8 @@ class AgentService {
                 + " and is not registered in ZooKeeper (GET /api/v1/agents lists the known agents)");
     }
 
-    private AgentView view(String cluster, String id, AgentRow row, AgentInfo info, boolean withTaskIds) {
+    private AgentView view(String cluster, String id, AgentRow row, AgentInfo info, boolean withTaskIds,
+            int runningRuns) {
         List<String> taskIds = assignments.assignedTasks(cluster, id);
         AgentFlags flags = row == null ? AgentFlags.NONE : row.flags();
         boolean online = info != null;
@@ -120,7 +126,7 @@ class AgentService {
         return new AgentView(id, cluster, hostname, os, arch, Map.copyOf(labels), capacity, version, online,
                 row == null ? null : row.firstSeenAt(), row == null ? null : row.lastSeenAt(),
                 online && row != null ? row.connectedReplica() : null, taskIds.size(), flags.cordoned(),
-                flags.draining(), flags.draining() && taskIds.isEmpty(), withTaskIds ? taskIds : null);
+                flags.draining(), flags.draining() && taskIds.isEmpty(), runningRuns, withTaskIds ? taskIds : null);
     }
 
     private Map<String, AgentInfo> liveAgents(String cluster) {

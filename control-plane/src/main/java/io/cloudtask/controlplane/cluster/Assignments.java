@@ -4,6 +4,7 @@ import io.cloudtask.controlplane.api.ApiException;
 import io.cloudtask.controlplane.api.ErrorKind;
 import io.cloudtask.proto.v1.AssignedTask;
 import io.cloudtask.proto.v1.Assignment;
+import io.cloudtask.protocol.AssignmentReader;
 import io.cloudtask.protocol.ZkLayout;
 import jakarta.inject.Singleton;
 import java.util.ArrayList;
@@ -21,6 +22,9 @@ import org.slf4j.LoggerFactory;
 @Singleton
 public class Assignments {
     private static final Logger log = LoggerFactory.getLogger(Assignments.class);
+
+    /** A torn read means a publication was under way; its next read almost always lands after it. */
+    private static final int TORN_READ_ATTEMPTS = 5;
 
     private final CuratorFramework zookeeper;
 
@@ -49,6 +53,21 @@ public class Assignments {
         return holders;
     }
 
+    /**
+     * Every allocation node of the cluster, split ones assembled, by agent id in order (agents that
+     * ever received an assignment; a departed agent's node stays, emptied).
+     */
+    public java.util.SortedMap<String, Assignment> all(String cluster) {
+        java.util.SortedMap<String, Assignment> all = new java.util.TreeMap<>();
+        for (String agentId : children(ZkLayout.allocations(cluster))) {
+            Assignment assignment = assignment(cluster, agentId);
+            if (assignment != null) {
+                all.put(agentId, assignment);
+            }
+        }
+        return all;
+    }
+
     /** Whether the agent's ephemeral node exists: its ZooKeeper session is alive. */
     public boolean isOnline(String cluster, String agentId) {
         try {
@@ -58,19 +77,28 @@ public class Assignments {
         }
     }
 
-    private Assignment assignment(String cluster, String agentId) {
-        byte[] data;
+    /**
+     * The agent's published Assignment with every task (a split one assembled from its parts), or
+     * null when it has none or it is unreadable.
+     */
+    Assignment assignment(String cluster, String agentId) {
         try {
-            data = zookeeper.getData().forPath(ZkLayout.allocation(cluster, agentId));
-        } catch (KeeperException.NoNodeException e) {
+            return AssignmentReader.read(this::read, cluster, agentId, TORN_READ_ATTEMPTS).orElse(null);
+        } catch (IllegalArgumentException e) {
+            log.warn("allocation node of agent {} in cluster {} is unreadable: {}", agentId, cluster, e.getMessage());
             return null;
+        } catch (AssignmentReader.TornReadException e) {
+            throw new ApiException(ErrorKind.UNAVAILABLE, null, "the assignment of agent '" + agentId
+                    + "' is being rewritten; retry shortly", e);
         } catch (Exception e) {
             throw unavailable(e);
         }
+    }
+
+    private byte[] read(String path) throws Exception {
         try {
-            return ZkLayout.decodeAssignment(data);
-        } catch (IllegalArgumentException e) {
-            log.warn("allocation node of agent {} in cluster {} is unreadable: {}", agentId, cluster, e.getMessage());
+            return zookeeper.getData().forPath(path);
+        } catch (KeeperException.NoNodeException e) {
             return null;
         }
     }

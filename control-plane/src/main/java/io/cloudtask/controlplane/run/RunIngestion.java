@@ -30,7 +30,7 @@ import org.slf4j.LoggerFactory;
 
 /**
  * Stores the run events agents report, idempotently: a run is keyed by its id (and by its fire:
- * (task, fire time, attempt) for a scheduled fire, (command, attempt) for a manual run), an output chunk by (run id, sequence), and a finished run is only
+ * (task, fire time, attempt) for a scheduled fire, plus the agent for a broadcast one, (command, attempt) for a manual run), an output chunk by (run id, sequence), and a finished run is only
  * written over a RUNNING one. Replaying any prefix of an agent's events therefore changes nothing.
  * Thread-safe; each call is one transaction.
  */
@@ -43,8 +43,8 @@ public class RunIngestion {
             RunStatus.RUN_STATUS_SKIPPED, RunStatus.RUN_STATUS_MISSED);
 
     private static final String INSERT_STARTED = "INSERT INTO runs (id, task_id, cluster, agent_id, fire_time,"
-            + " attempt, trigger, status, spec_version, started_at, created_at, updated_at, command_id)"
-            + " VALUES (?, ?, ?, ?, ?, ?, ?, 'RUNNING', ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING";
+            + " attempt, trigger, status, spec_version, started_at, created_at, updated_at, command_id, fire_scope)"
+            + " VALUES (?, ?, ?, ?, ?, ?, ?, 'RUNNING', ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING";
     /**
      * Finishes a batch of runs in one statement, each only over a stored state the state machine
      * allows the finish from (%s is that list); returns the ids it finished.
@@ -58,8 +58,8 @@ public class RunIngestion {
     /** A finish whose start never arrived (or was already finished: then nothing happens). */
     private static final String INSERT_FINISHED = "INSERT INTO runs (id, task_id, cluster, agent_id, fire_time,"
             + " attempt, trigger, status, spec_version, started_at, finished_at, exit_code, error, output_bytes,"
-            + " output_chunk_count, created_at, updated_at, command_id)"
-            + " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+            + " output_chunk_count, created_at, updated_at, command_id, fire_scope)"
+            + " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
             + " ON CONFLICT DO NOTHING";
 
     private final TransactionOperations<Connection> transactions;
@@ -132,6 +132,14 @@ public class RunIngestion {
         return commandId.isEmpty() ? null : UUID.fromString(commandId);
     }
 
+    /**
+     * Which part of a fire a run is: the whole fire, or one agent's copy of a broadcast fire (each
+     * matching agent runs its own, so the agent joins the one-run-per-fire key).
+     */
+    private static String fireScope(String agentId, boolean broadcast) {
+        return broadcast ? agentId : "";
+    }
+
     private static boolean isUuid(String value) {
         try {
             UUID.fromString(value);
@@ -161,6 +169,7 @@ public class RunIngestion {
                 insert.setObject(10, now);
                 insert.setObject(11, now);
                 insert.setObject(12, commandId(event.getCommandId()), Types.OTHER);
+                insert.setString(13, fireScope(agentId, event.getBroadcast()));
                 insert.addBatch();
             }
             insert.executeBatch();
@@ -213,6 +222,7 @@ public class RunIngestion {
                 insert.setObject(16, now);
                 insert.setObject(17, now);
                 insert.setObject(18, commandId(event.getCommandId()), Types.OTHER);
+                insert.setString(19, fireScope(agentId, event.getBroadcast()));
                 insert.addBatch();
             }
             if (any) {

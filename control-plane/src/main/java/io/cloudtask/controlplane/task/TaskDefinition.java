@@ -21,4 +21,5 @@ record TaskDefinition(
         long timeoutSeconds,
         boolean paused,
         RunPolicies.Stored policies,
-        long killGraceSeconds) {}
+        long killGraceSeconds,
+        PlacementRequest placement) {}

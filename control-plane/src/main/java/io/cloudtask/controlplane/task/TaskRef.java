@@ -1,4 +1,7 @@
 package io.cloudtask.controlplane.task;
 
-/** A live task's identity and current spec version: what allocation needs. */
-public record TaskRef(String taskId, long version) {}
+
+import io.cloudtask.proto.v1.Placement;
+
+/** A live task's identity, current spec version and placement: what allocation needs. */
+public record TaskRef(String taskId, long version, Placement placement) {}

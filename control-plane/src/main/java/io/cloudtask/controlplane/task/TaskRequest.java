@@ -9,7 +9,8 @@ import java.util.Map;
  * The body of create (POST) and replace (PUT). Exactly one of {@code command} (a shell command
  * line) or {@code argv} (a program and its arguments) is required. On PUT, {@code version}, when
  * given, must equal the stored version (optimistic concurrency). {@code overlap}, {@code misfire},
- * {@code retry}, {@code delivery} and {@code killGraceSeconds} are the run policies (docs/scheduling.md, "Policies").
+ * {@code retry}, {@code delivery} and {@code killGraceSeconds} are the run policies (docs/scheduling.md,
+ * "Policies"); {@code placement} says which agents run the task (default: any one agent of the cluster).
  */
 @Serdeable
 public record TaskRequest(
@@ -28,11 +29,12 @@ public record TaskRequest(
         @Nullable RunPolicies.Retry retry,
         @Nullable RunPolicies.Delivery delivery,
         @Nullable Long killGraceSeconds,
+        @Nullable PlacementRequest placement,
         @Nullable Long version) {
 
     /** A shell-command task with default policies, for code that builds tasks (the API takes JSON). */
     public static TaskRequest shell(String name, String cluster, String command, List<ScheduleRequest> schedules) {
         return new TaskRequest(name, cluster, command, null, null, schedules, null, Map.of(), null, null, null, null,
-                null, null, null, null);
+                null, null, null, null, null);
     }
 }

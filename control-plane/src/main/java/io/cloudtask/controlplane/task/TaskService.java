@@ -42,6 +42,7 @@ public class TaskService {
     private static final Argument<List<String>> STRINGS = Argument.listOf(String.class);
     private static final Argument<RunPolicies.Stored> POLICIES = Argument.of(RunPolicies.Stored.class);
     private static final Argument<Map<String, String>> ENVIRONMENT = Argument.mapOf(String.class, String.class);
+    private static final Argument<PlacementRequest> PLACEMENT = Argument.of(PlacementRequest.class);
 
     private final TaskRepository tasks;
     private final ClusterService clusters;
@@ -184,17 +185,20 @@ public class TaskService {
         return tasks.existsById(id);
     }
 
-    /** The live tasks of a cluster with their spec versions, for allocation. */
+    /** The live tasks of a cluster with their spec versions and placements, for allocation. */
     public List<TaskRef> liveTasks(String cluster) {
-        // Every publication reads this: only ids and versions, not the definitions.
+        // Every publication reads this: only ids, versions and placements, not the definitions.
         return transactions.executeRead(status -> {
             List<TaskRef> refs = new ArrayList<>();
+            // Most tasks share a handful of placements: each distinct document is parsed once.
+            Map<String, io.cloudtask.proto.v1.Placement> placements = new java.util.HashMap<>();
             try (java.sql.PreparedStatement select = status.getConnection().prepareStatement(
-                    "SELECT id, version FROM tasks WHERE cluster = ? AND deleted_at IS NULL")) {
+                    "SELECT id, version, placement_json FROM tasks WHERE cluster = ? AND deleted_at IS NULL")) {
                 select.setString(1, cluster);
                 try (java.sql.ResultSet rows = select.executeQuery()) {
                     while (rows.next()) {
-                        refs.add(new TaskRef(rows.getObject(1, UUID.class).toString(), rows.getLong(2)));
+                        refs.add(new TaskRef(rows.getObject(1, UUID.class).toString(), rows.getLong(2),
+                                placements.computeIfAbsent(rows.getString(3), this::placementProto)));
                     }
                 }
             }
@@ -276,7 +280,8 @@ public class TaskService {
     private TaskRow toRow(UUID id, TaskDefinition d, long version, Instant createdAt, Instant updatedAt) {
         return new TaskRow(id, d.name(), d.cluster(), d.shellCommand(), d.argv() == null ? null : write(d.argv()),
                 d.workingDirectory(), write(d.schedules()), d.timeZone(), write(d.environment()), d.timeoutSeconds(),
-                d.paused(), write(d.policies()), d.killGraceSeconds(), version, createdAt, updatedAt, null);
+                d.paused(), write(d.policies()), d.killGraceSeconds(), write(d.placement()), version, createdAt,
+                updatedAt, null);
     }
 
     private TaskView view(TaskRow row) {
@@ -299,7 +304,8 @@ public class TaskService {
                 row.argvJson() == null ? null : read(row.argvJson(), STRINGS), row.workingDirectory(), schedules,
                 row.timeZone(), read(row.environmentJson(), ENVIRONMENT), row.timeoutSeconds(), row.paused(),
                 policies.overlap(), policies.misfire(), policies.retry(), policies.delivery(), row.killGraceSeconds(),
-                row.version(), row.createdAt(), row.updatedAt(), row.paused() ? List.of() : next, currentPackage);
+                placement(row), row.version(), row.createdAt(), row.updatedAt(), row.paused() ? List.of() : next,
+                currentPackage);
     }
 
     private TaskSpec toSpec(TaskRow row, CurrentPackage currentPackage) {
@@ -329,6 +335,7 @@ public class TaskService {
         if (currentPackage != null) {
             spec.setPackage(currentPackage.toProto());
         }
+        spec.setPlacement(PlacementValidator.toProto(placement(row)));
         // The version's write time: agents never count fires before it as missed.
         spec.setVersionCreatedAt(com.google.protobuf.Timestamp.newBuilder()
                 .setSeconds(row.updatedAt().getEpochSecond()).setNanos(row.updatedAt().getNano()));
@@ -342,6 +349,15 @@ public class TaskService {
     private RunPolicies.Stored policies(TaskRow row) {
         RunPolicies.Stored stored = read(row.policiesJson(), POLICIES);
         return RunPolicyValidator.validate(stored.overlap(), stored.misfire(), stored.retry(), stored.delivery());
+    }
+
+    /** The stored placement, normalised again so that a row written before V7 reads as any agent. */
+    private PlacementRequest placement(TaskRow row) {
+        return PlacementValidator.validate(read(row.placementJson(), PLACEMENT));
+    }
+
+    private io.cloudtask.proto.v1.Placement placementProto(String placementJson) {
+        return PlacementValidator.toProto(PlacementValidator.validate(read(placementJson, PLACEMENT)));
     }
 
     private String write(Object value) {

@@ -64,8 +64,10 @@ public final class TaskValidator {
         RunPolicies.Stored policies = RunPolicyValidator.validate(request.overlap(), request.misfire(), request.retry(),
                 request.delivery());
         long killGraceSeconds = RunPolicyValidator.killGraceSeconds(request.killGraceSeconds());
+        PlacementRequest placement = PlacementValidator.validate(request.placement());
         return new TaskDefinition(name, cluster, shellCommand, argv, workingDirectory, schedules.schedules(),
-                schedules.protos(), timeZone, environment, timeoutSeconds, paused, policies, killGraceSeconds);
+                schedules.protos(), timeZone, environment, timeoutSeconds, paused, policies, killGraceSeconds,
+                placement);
     }
 
     private static String validateName(String name) {

@@ -32,6 +32,7 @@ public record TaskView(
         RunPolicies.Retry retry,
         RunPolicies.Delivery delivery,
         long killGraceSeconds,
+        PlacementRequest placement,
         long version,
         Instant createdAt,
         Instant updatedAt,

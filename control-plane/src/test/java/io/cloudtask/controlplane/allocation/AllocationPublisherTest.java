@@ -3,6 +3,8 @@ package io.cloudtask.controlplane.allocation;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
+import com.fasterxml.jackson.databind.JsonNode;
+import io.cloudtask.controlplane.task.PlacementRequest;
 import io.cloudtask.controlplane.task.TaskRequest;
 import io.cloudtask.controlplane.task.TaskService;
 import io.cloudtask.controlplane.task.ScheduleRequest;
@@ -121,6 +123,67 @@ class AllocationPublisherTest extends ControlPlaneTest {
         publisher.requestPublish();
         await().during(Duration.ofMillis(500)).atMost(WAIT).until(() -> assignment("agent-a").getEpoch() == epoch);
         assertThat(publisher.publications()).isEqualTo(written);
+    }
+
+    private static TaskRequest placed(String name, String cluster, PlacementRequest placement) {
+        TaskRequest shell = request(name, cluster, "true");
+        return new TaskRequest(shell.name(), shell.cluster(), shell.command(), null, null, shell.schedules(), null,
+                null, null, null, null, null, null, null, null, placement, null);
+    }
+
+    @Test
+    void placesTasksByTheirPlacementAndMovesThemWhenItChanges() throws Exception {
+        await().atMost(WAIT).until(publisher::isLeader);
+        assertThat(new RestClient(server.getURI()).post("/api/v1/clusters", "{\"name\": \"placed\"}").status())
+                .isEqualTo(201);
+        joinAgent("placed", AgentInfo.newBuilder().setAgentId("win-1").setCluster("placed").setOs("windows")
+                .setHostname("WIN-1.example").putLabels("zone", "a").build());
+        joinAgent("placed", AgentInfo.newBuilder().setAgentId("lin-1").setCluster("placed").setOs("linux")
+                .putLabels("zone", "b").build());
+        String windows = tasks.create(placed("on-windows", "placed", new PlacementRequest("labels", null, "os=windows")))
+                .id().toString();
+        String byHost = tasks.create(placed("by-host", "placed", new PlacementRequest("hosts", List.of("win-1.EXAMPLE"), null)))
+                .id().toString();
+        String everywhere = tasks.create(placed("everywhere", "placed", new PlacementRequest("broadcast", null, null)))
+                .id().toString();
+        String zoneB = tasks.create(placed("zone-b", "placed", new PlacementRequest("broadcast", null, "zone=b")))
+                .id().toString();
+        await().atMost(WAIT).until(() -> assignment("placed", "win-1").getTasksCount() == 3
+                && assignment("placed", "lin-1").getTasksCount() == 2);
+        assertThat(ids(assignment("placed", "win-1"))).containsExactlyInAnyOrder(windows, byHost, everywhere);
+        assertThat(ids(assignment("placed", "lin-1"))).containsExactlyInAnyOrder(everywhere, zoneB);
+
+        tasks.replace(UUID.fromString(windows), placed("on-windows", "placed", new PlacementRequest("labels", null,
+                "os=linux")));
+        await().atMost(WAIT).until(() -> ids(assignment("placed", "lin-1")).contains(windows)
+                && !ids(assignment("placed", "win-1")).contains(windows));
+
+        String nowhere = tasks.create(placed("nowhere", "placed", new PlacementRequest("labels", null, "os=solaris")))
+                .id().toString();
+        RestClient rest = new RestClient(server.getURI());
+        await().atMost(WAIT).until(() -> rest.get("/api/v1/clusters/placed/allocation").json()
+                .get("unassignedCount").asInt() == 1);
+        JsonNode allocation = rest.get("/api/v1/clusters/placed/allocation").json();
+        assertThat(allocation.get("taskCount").asInt()).isEqualTo(5);
+        assertThat(allocation.get("agents")).extracting(agent -> agent.get("agentId").asText() + ":"
+                + agent.get("taskCount").asInt() + ":" + agent.get("online").asBoolean())
+                .containsExactly("lin-1:3:true", "win-1:2:true");
+        assertThat(allocation.get("agents").get(0).has("taskIds")).isFalse();
+        assertThat(allocation.get("agents").get(0).get("epoch").asLong()).isPositive();
+        assertThat(allocation.get("unassigned").get(0).get("taskId").asText()).isEqualTo(nowhere);
+        assertThat(allocation.get("unassigned").get(0).get("reason").asText()).isEqualTo("NO_MATCHING_AGENT");
+        assertThat(allocation.get("reasonsFrom").isNull()).isFalse();
+
+        JsonNode oneAgent = rest.get("/api/v1/clusters/placed/allocation?agentId=win-1").json();
+        assertThat(oneAgent.get("agents")).singleElement().satisfies(agent -> assertThat(agent.get("taskIds"))
+                .extracting(JsonNode::asText).containsExactlyInAnyOrder(byHost, everywhere));
+        assertThat(rest.get("/api/v1/clusters/placed/allocation?agentId=nobody").json().get("field").asText())
+                .isEqualTo("agentId");
+        assertThat(rest.get("/api/v1/clusters/no-such-cluster/allocation").status()).isEqualTo(404);
+    }
+
+    private static List<String> ids(Assignment assignment) {
+        return assignment.getTasksList().stream().map(AssignedTask::getTaskId).toList();
     }
 
     @Test

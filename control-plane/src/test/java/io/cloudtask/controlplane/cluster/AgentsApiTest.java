@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import io.cloudtask.controlplane.run.RunIngestion;
 import io.cloudtask.controlplane.testing.ControlPlaneTest;
 import io.cloudtask.controlplane.testing.RestClient;
 import io.cloudtask.proto.v1.AgentGatewayGrpc;
@@ -13,7 +14,12 @@ import io.cloudtask.proto.v1.AssignedTask;
 import io.cloudtask.proto.v1.Assignment;
 import io.cloudtask.proto.v1.ControlMessage;
 import io.cloudtask.proto.v1.Hello;
+import io.cloudtask.proto.v1.RunFinished;
+import io.cloudtask.proto.v1.RunStarted;
+import io.cloudtask.proto.v1.RunStatus;
+import io.cloudtask.protocol.RunIds;
 import io.cloudtask.protocol.ZkLayout;
+import io.cloudtask.schedule.Timestamps;
 import io.grpc.ManagedChannel;
 import io.grpc.ManagedChannelBuilder;
 import io.grpc.stub.StreamObserver;
@@ -22,6 +28,7 @@ import io.micronaut.runtime.server.EmbeddedServer;
 import io.micronaut.test.extensions.junit5.annotation.MicronautTest;
 import jakarta.inject.Inject;
 import java.time.Duration;
+import java.time.Instant;
 import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.List;
@@ -42,6 +49,9 @@ class AgentsApiTest extends ControlPlaneTest {
 
     @Inject
     EmbeddedServer server;
+
+    @Inject
+    RunIngestion ingestion;
 
     @Value("${grpc.server.port}")
     int grpcPort;
@@ -201,6 +211,38 @@ class AgentsApiTest extends ControlPlaneTest {
         rest.post("/api/v1/agents/d-a/uncordon", "");
         await().atMost(WAIT).until(() -> !assigned("drain", "d-a").isEmpty());
         assertThat(agent("d-a").get("draining").asBoolean()).isFalse();
+    }
+
+    @Test
+    void drainingKeepsATaskWhoseRunIsInFlightOnItsAgentUntilTheRunEnds() throws Exception {
+        openCluster("pinned");
+        register("pinned", "p-a");
+        register("pinned", "p-b");
+        createTasks("pinned", "p-", 6);
+        await().atMost(WAIT).until(() -> assigned("pinned", "p-a").size() + assigned("pinned", "p-b").size() == 6
+                && !assigned("pinned", "p-a").isEmpty());
+        String busy = assigned("pinned", "p-a").iterator().next();
+        Instant fire = Instant.parse("2026-09-01T00:00:00Z");
+        RunStarted started = RunStarted.newBuilder().setRunId(RunIds.runId(busy, fire, 1)).setTaskId(busy)
+                .setFireTime(Timestamps.of(fire)).setAttempt(1).setSpecVersion(1).build();
+        ingestion.ingest("p-a", "pinned", List.of(AgentMessage.newBuilder().setRunStarted(started).build()));
+        assertThat(agent("p-a").get("runningRuns").asInt()).isEqualTo(1);
+        assertThat(rest.get("/api/v1/agents?cluster=pinned").json()).extracting(a -> a.get("runningRuns").asInt())
+                .containsExactly(1, 0);
+
+        rest.post("/api/v1/agents/p-a/drain", "");
+        await().atMost(WAIT).until(() -> assigned("pinned", "p-a").equals(Set.of(busy))
+                && assigned("pinned", "p-b").size() == 5);
+        assertThat(agent("p-a").get("drained").asBoolean()).isFalse();
+
+        ingestion.ingest("p-a", "pinned", List.of(AgentMessage.newBuilder().setRunFinished(RunFinished.newBuilder()
+                .setRunId(started.getRunId()).setTaskId(busy).setFireTime(started.getFireTime()).setAttempt(1)
+                .setSpecVersion(1).setFinishedAt(Timestamps.of(fire.plusSeconds(1)))
+                .setStatus(RunStatus.RUN_STATUS_SUCCEEDED).setHasExitCode(true)).build()));
+        // No signal on a run's end: the periodic reconcile (2 s in tests) moves the task.
+        await().atMost(WAIT).until(() -> assigned("pinned", "p-a").isEmpty() && assigned("pinned", "p-b").size() == 6);
+        assertThat(agent("p-a").get("runningRuns").asInt()).isZero();
+        assertThat(agent("p-a").get("drained").asBoolean()).isTrue();
     }
 
     @Test

@@ -6,7 +6,9 @@ import static org.awaitility.Awaitility.await;
 import com.fasterxml.jackson.databind.JsonNode;
 import io.cloudtask.controlplane.testing.ControlPlaneTest;
 import io.cloudtask.controlplane.testing.RestClient;
+import io.cloudtask.proto.v1.AgentMessage;
 import io.cloudtask.proto.v1.RunStatus;
+import io.cloudtask.protocol.RunIds;
 import io.micronaut.runtime.server.EmbeddedServer;
 import io.micronaut.test.extensions.junit5.annotation.MicronautTest;
 import jakarta.inject.Inject;
@@ -58,6 +60,43 @@ class RunQueryTest extends ControlPlaneTest {
         RunEvents events = new RunEvents(taskId, fire);
         ingestion.ingest(agent, "default", List.of(events.started(), events.chunk(0, "out".getBytes()),
                 events.finished(status)));
+    }
+
+    /** One agent's copy of a broadcast fire, as the agent reports it. */
+    private static List<AgentMessage> broadcastRun(String agent, String taskId, Instant fire) {
+        RunEvents events = new RunEvents(taskId, fire);
+        String runId = RunIds.broadcastRunId(taskId, fire, 1, agent);
+        AgentMessage started = events.started();
+        AgentMessage finished = events.finished(RunStatus.RUN_STATUS_SUCCEEDED);
+        return List.of(started.toBuilder().setRunStarted(started.getRunStarted().toBuilder().setRunId(runId)
+                        .setBroadcast(true)).build(),
+                finished.toBuilder().setRunFinished(finished.getRunFinished().toBuilder().setRunId(runId)
+                        .setBroadcast(true)).build());
+    }
+
+    @Test
+    void aBroadcastFireKeepsOneRunPerAgentWhileOtherFiresKeepOneRunInAll() {
+        String broadcastTask = UUID.randomUUID().toString();
+        Instant fire = Instant.parse("2026-08-01T00:00:00Z");
+        for (String agent : List.of("agent-b1", "agent-b2", "agent-b3")) {
+            ingestion.ingest(agent, "default", broadcastRun(agent, broadcastTask, fire));
+        }
+        // A replay stores nothing twice.
+        ingestion.ingest("agent-b1", "default", broadcastRun("agent-b1", broadcastTask, fire));
+        JsonNode runs = rest.get("/api/v1/runs?taskId=" + broadcastTask).json().get("runs");
+        assertThat(runs).extracting(run -> run.get("agentId").asText())
+                .containsExactlyInAnyOrder("agent-b1", "agent-b2", "agent-b3");
+        assertThat(runs).allSatisfy(run -> assertThat(run.get("fireTime").asText()).isEqualTo(fire.toString()));
+        assertThat(rest.get("/api/v1/runs?taskId=" + broadcastTask + "&agentId=agent-b2").json().get("runs")).hasSize(1);
+
+        // A single-agent fire stays one run, even when a second agent reports it under another id.
+        String singleTask = UUID.randomUUID().toString();
+        finishedRun("agent-s1", singleTask, fire, RunStatus.RUN_STATUS_SUCCEEDED);
+        AgentMessage foreign = new RunEvents(singleTask, fire).started();
+        ingestion.ingest("agent-s2", "default", List.of(foreign.toBuilder().setRunStarted(foreign.getRunStarted()
+                .toBuilder().setRunId(UUID.randomUUID().toString())).build()));
+        assertThat(rest.get("/api/v1/runs?taskId=" + singleTask).json().get("runs"))
+                .singleElement().satisfies(run -> assertThat(run.get("agentId").asText()).isEqualTo("agent-s1"));
     }
 
     @Test
