@@ -192,8 +192,8 @@ final class CloudTaskSystem implements AutoCloseable {
         env.put("CLOUDTASK_AGENT_CONTROL_PLANE", addresses.toString());
         env.put("CLOUDTASK_AGENT_ZOOKEEPER", zookeeperConnect);
         env.put("CLOUDTASK_AGENT_WORK_DIR", agentWork.toString());
-        ManagedProcess agent = ManagedProcess.startJava("agent-" + agentId, List.of("-Xmx128m", "-jar",
-                System.getProperty("cloudtask.it.agentJar")), env);
+        ManagedProcess agent = ManagedProcess.startAgentScript("agent-" + agentId,
+                Path.of(System.getProperty("cloudtask.it.agentJar")), env);
         processes.add(agent);
         return agent;
     }

@@ -29,14 +29,29 @@ final class ManagedProcess implements AutoCloseable {
     }
 
     static ManagedProcess startJava(String name, List<String> javaArgs, Map<String, String> environment) {
-        String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
+        List<String> command = new java.util.ArrayList<>();
+        command.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
+        command.addAll(javaArgs);
+        return start(name, command, environment);
+    }
+
+    /**
+     * Starts an agent the way operators do, through {@code agent-java/bin/cloudtask-agent} (and so
+     * with the JVM options the product ships), on the JDK running the tests.
+     */
+    static ManagedProcess startAgentScript(String name, Path agentJar, Map<String, String> environment) {
+        Path script = agentJar.toAbsolutePath().getParent().getParent().resolve("bin").resolve("cloudtask-agent");
+        Map<String, String> env = new java.util.HashMap<>(environment);
+        env.put("JAVA_HOME", System.getProperty("java.home"));
+        env.put("CLOUDTASK_AGENT_JAR", agentJar.toAbsolutePath().toString());
+        return start(name, List.of(script.toString()), env);
+    }
+
+    private static ManagedProcess start(String name, List<String> command, Map<String, String> environment) {
         Path logDir = Path.of(System.getProperty("cloudtask.it.logDir", "target/it-logs"));
         try {
             Files.createDirectories(logDir);
             Path logFile = logDir.resolve(name + ".log");
-            List<String> command = new java.util.ArrayList<>();
-            command.add(java);
-            command.addAll(javaArgs);
             ProcessBuilder builder = new ProcessBuilder(command)
                     .redirectErrorStream(true)
                     .redirectOutput(logFile.toFile());

@@ -141,10 +141,19 @@ public final class StandaloneMain {
         return server;
     }
 
-    private static Process startAgent(Path jar, StandaloneSettings settings, String zookeeper) throws IOException {        String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
-        ProcessBuilder builder = new ProcessBuilder(List.of(java, "-Xmx128m", "-jar", jar.toString()))
-                .inheritIO();
+    /**
+     * Starts the local agent through {@code agent-java/bin/cloudtask-agent}, the launcher operators
+     * use, so it runs with the JVM options CloudTask ships and measures; on the JDK running this.
+     */
+    private static Process startAgent(Path jar, StandaloneSettings settings, String zookeeper) throws IOException {
+        Path script = jar.toAbsolutePath().getParent().getParent().resolve("bin").resolve("cloudtask-agent");
+        List<String> command = Files.isExecutable(script) ? List.of(script.toString())
+                // A jar outside a checkout has no launcher next to it: plain java, default options.
+                : List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(), "-jar", jar.toString());
+        ProcessBuilder builder = new ProcessBuilder(command).inheritIO();
         Map<String, String> environment = builder.environment();
+        environment.put("JAVA_HOME", System.getProperty("java.home"));
+        environment.put("CLOUDTASK_AGENT_JAR", jar.toAbsolutePath().toString());
         environment.put("CLOUDTASK_AGENT_CONTROL_PLANE", "127.0.0.1:" + settings.grpcPort());
         environment.put("CLOUDTASK_AGENT_ZOOKEEPER", zookeeper);
         environment.put("CLOUDTASK_AGENT_CLUSTER", "default");
