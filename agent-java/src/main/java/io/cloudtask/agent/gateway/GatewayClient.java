@@ -23,6 +23,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Objects;
 import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import java.util.concurrent.RejectedExecutionException;
@@ -31,6 +32,7 @@ import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.Supplier;
 import java.util.random.RandomGenerator;
 import org.slf4j.Logger;
@@ -79,6 +81,9 @@ public final class GatewayClient implements AutoCloseable {
     private final RandomGenerator random;
     private final ScheduledExecutorService executor;
     private final AtomicBoolean drainScheduled = new AtomicBoolean();
+    private final ExecutorService acknowledger;
+    private final AtomicLong pendingAck = new AtomicLong();
+    private final AtomicBoolean ackScheduled = new AtomicBoolean();
     private final AtomicBoolean started = new AtomicBoolean();
     private volatile boolean connected;
     private volatile long lastSent;
@@ -102,6 +107,11 @@ public final class GatewayClient implements AutoCloseable {
         this.random = Objects.requireNonNull(random, "random");
         this.executor = Executors.newSingleThreadScheduledExecutor(runnable -> {
             Thread thread = new Thread(runnable, "cloudtask-gateway");
+            thread.setDaemon(true);
+            return thread;
+        });
+        this.acknowledger = Executors.newSingleThreadExecutor(runnable -> {
+            Thread thread = new Thread(runnable, "cloudtask-acks");
             thread.setDaemon(true);
             return thread;
         });
@@ -227,6 +237,7 @@ public final class GatewayClient implements AutoCloseable {
             }
         }
         executor.shutdownNow();
+        acknowledger.shutdown();
     }
 
     private void connect() {
@@ -278,7 +289,7 @@ public final class GatewayClient implements AutoCloseable {
             case RUN_NOW -> listener.onRunNow(message.getRunNow());
             case KILL_RUN -> listener.onKillRun(message.getKillRun());
             case CLAIM_ANSWER -> listener.onClaimAnswer(message.getClaimAnswer());
-            case ACK -> outbox.acknowledge(message.getAck().getJournalSequence());
+            case ACK -> acknowledgeLater(message.getAck().getJournalSequence());
             case BODY_NOT_SET -> log.debug("ignoring a control message this agent does not understand");
         }
         // Flow control: ask for the next message only once this one is handled.
@@ -339,6 +350,33 @@ public final class GatewayClient implements AutoCloseable {
             s.requests.onNext(event);
             s.cursor = event.getJournalSequence();
             lastSent = s.cursor;
+        }
+    }
+
+    /**
+     * Applies acknowledgements on their own thread: recording one forces a checkpoint to disk
+     * (tens of milliseconds on a busy disk), which must not stall this stream's sending. Acks that
+     * arrive meanwhile coalesce into the newest.
+     */
+    private void acknowledgeLater(long journalSequence) {
+        pendingAck.accumulateAndGet(journalSequence, Math::max);
+        if (ackScheduled.compareAndSet(false, true)) {
+            try {
+                acknowledger.execute(this::applyAcknowledgements);
+            } catch (RejectedExecutionException e) {
+                // Closed: the spool keeps the events, which are sent again after the next start.
+                ackScheduled.set(false);
+            }
+        }
+    }
+
+    private void applyAcknowledgements() {
+        // Cleared before reading, so an ack that arrives from here on schedules another pass.
+        ackScheduled.set(false);
+        try {
+            outbox.acknowledge(pendingAck.get());
+        } catch (RuntimeException e) {
+            log.warn("could not apply acknowledgement {}: {}", pendingAck.get(), e.toString());
         }
     }
 

@@ -148,6 +148,26 @@ public final class ProcessRunner implements AutoCloseable {
         log.info("task {} fire {}: {} ({})", request.taskId(), request.fireTime(), status, error);
     }
 
+    /**
+     * As {@link #reportNotRun}, but journaled on a runner thread: the caller (the policy thread,
+     * which decides for every task) never waits for the spool to reach the disk. Reports made
+     * together share one disk flush. After {@link #close} it journals on the calling thread.
+     */
+    public void reportNotRunLater(RunRequest request, RunStatus status, String error) {
+        try {
+            supervisors.execute(() -> {
+                try {
+                    reportNotRun(request, status, error);
+                } catch (RuntimeException e) {
+                    log.error("task {} fire {}: could not journal {} ({})", request.taskId(), request.fireTime(), status,
+                            error, e);
+                }
+            });
+        } catch (RejectedExecutionException e) {
+            reportNotRun(request, status, error);
+        }
+    }
+
     /** Number of runs started and not yet finished. */
     public int activeRuns() {
         return active.get();

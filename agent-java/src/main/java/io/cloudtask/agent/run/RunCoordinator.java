@@ -134,7 +134,7 @@ public final class RunCoordinator implements AutoCloseable {
         }
         Duration waited = Duration.between(askedAt, clock.instant());
         if (fire.kind() != Fire.Kind.MISSED && waited.compareTo(CLAIM_DEADLINE) > 0) {
-            runner.reportNotRun(request, RunStatus.RUN_STATUS_MISSED, "strict delivery: the claim was granted "
+            runner.reportNotRunLater(request, RunStatus.RUN_STATUS_MISSED, "strict delivery: the claim was granted "
                     + waited.toMillis() + " ms after it was asked for, later than the " + CLAIM_DEADLINE.toSeconds()
                     + " s deadline (was the control plane unreachable?)");
             return;
@@ -144,7 +144,7 @@ public final class RunCoordinator implements AutoCloseable {
 
     private void proceed(Fire fire, RunRequest request) {
         if (fire.kind() == Fire.Kind.MISSED) {
-            runner.reportNotRun(request, RunStatus.RUN_STATUS_MISSED,
+            runner.reportNotRunLater(request, RunStatus.RUN_STATUS_MISSED,
                     "missed while the agent was down or not firing; misfire policy " + TaskPolicy.of(fire.spec()).misfire());
             return;
         }
@@ -175,7 +175,7 @@ public final class RunCoordinator implements AutoCloseable {
         } else if (decision instanceof OverlapDecider.Enqueue) {
             runs.queue.add(request);
         } else if (decision instanceof OverlapDecider.Skip skip) {
-            runner.reportNotRun(request, RunStatus.RUN_STATUS_SKIPPED, skip.reason());
+            runner.reportNotRunLater(request, RunStatus.RUN_STATUS_SKIPPED, skip.reason());
         } else if (decision instanceof OverlapDecider.Replace replace) {
             replace(runs, request, replace.error());
         }
@@ -193,7 +193,7 @@ public final class RunCoordinator implements AutoCloseable {
             }
         }
         if (runs.replacement != null) {
-            runner.reportNotRun(runs.replacement, RunStatus.RUN_STATUS_SKIPPED, error);
+            runner.reportNotRunLater(runs.replacement, RunStatus.RUN_STATUS_SKIPPED, error);
         }
         runs.replacement = request;
         startNext(runs);
