@@ -328,19 +328,12 @@ class AllocationPublisher implements AutoCloseable {
 
     /**
      * How the allocator sees a live agent. The agent's {@code os} and {@code arch} are also labels
-     * (unless the agent sets those labels itself), so that {@code os=windows} selects by what the
-     * agent reports. An unset capacity (0) counts as 1. Flags are applied by {@link #withFlags}.
+     * (unless the agent sets those labels itself; {@link AgentLabels}), so that {@code os=windows}
+     * selects by what the agent reports. An unset capacity (0) counts as 1. Flags are applied by {@link #withFlags}.
      */
     static AgentState agentState(String agentId, AgentInfo info) {
-        Map<String, String> labels = new HashMap<>();
-        if (!info.getOs().isEmpty()) {
-            labels.put("os", info.getOs());
-        }
-        if (!info.getArch().isEmpty()) {
-            labels.put("arch", info.getArch());
-        }
-        labels.putAll(info.getLabelsMap());
-        return new AgentState(agentId, info.getHostname(), labels, Math.max(1, info.getCapacity()), false, true);
+        return new AgentState(agentId, info.getHostname(), AgentLabels.offered(info), Math.max(1, info.getCapacity()),
+                false, true);
     }
 
     /** The allocation nodes as they are now: what each agent was last told, and the version to write against. */

@@ -11,12 +11,13 @@ import java.util.Map;
  * An agent as the API shows it: PostgreSQL's record merged with ZooKeeper's live node and its
  * assignment. {@code assignedTaskIds} is given only for a single agent.
  * {@code drained}: draining and no task assigned any more. {@code runningRuns}: its runs in
- * flight (RUNNING in PostgreSQL), its load.
+ * flight (RUNNING in PostgreSQL), its load. {@code groups}: the names of its cluster's groups whose
+ * selector its labels satisfy (offline agents: the labels they last reported).
  */
 @Serdeable
 @JsonInclude(JsonInclude.Include.ALWAYS)
 record AgentView(String id, String cluster, String hostname, String os, String arch, Map<String, String> labels,
         int capacity, String version, boolean online, @Nullable Instant firstSeen, @Nullable Instant lastSeen,
         @Nullable String connectedReplica, int assignedTaskCount, boolean cordoned, boolean draining, boolean drained,
-        int runningRuns,
+        int runningRuns, List<String> groups,
         @JsonInclude(JsonInclude.Include.NON_NULL) @Nullable List<String> assignedTaskIds) {}
