@@ -1,4 +1,4 @@
--- Agent groups (docs/cluster.md, "Groups").
+-- Agent groups (docs/cluster.md, "Groups") and the drain option waitForRuns.
 
 -- A group is a named label selector within a cluster: its members are the cluster's agents whose
 -- labels (os and arch included) satisfy it, so membership follows the agents' labels and needs
@@ -16,3 +16,8 @@ CREATE TABLE agent_groups (
     updated_at  TIMESTAMPTZ NOT NULL,
     PRIMARY KEY (cluster, name)
 );
+
+ALTER TABLE agents
+    -- For a draining agent: whether a task with a run in flight there stays until the run ends
+    -- (TRUE, the default) or moves at once while the run goes on to completion (FALSE).
+    ADD COLUMN drain_waits_for_runs BOOLEAN NOT NULL DEFAULT TRUE;

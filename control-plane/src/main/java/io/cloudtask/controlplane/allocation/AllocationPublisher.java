@@ -212,10 +212,11 @@ class AllocationPublisher implements AutoCloseable {
     }
 
     private void publishCluster(String cluster) throws Exception {
-        List<AgentState> liveAgents = withFlags(liveAgents(cluster), agentDirectory.flagsOf(cluster));
+        Map<String, AgentFlags> flags = agentDirectory.flagsOf(cluster);
+        List<AgentState> liveAgents = withFlags(liveAgents(cluster), flags);
         Map<String, Published> published = publishedAssignments(cluster);
         List<TaskRef> clusterTasks = tasks.liveTasks(cluster);
-        Map<String, Set<String>> running = runsInFlight.agentsByTask(cluster);
+        Map<String, Set<String>> running = withoutPinsOfAgentsNotWaiting(runsInFlight.agentsByTask(cluster), flags);
         Map<String, Long> versions = new HashMap<>();
         List<AllocationTask> allocationTasks = new ArrayList<>(clusterTasks.size());
         Map<Placement, TaskPlacement> placements = new HashMap<>();
@@ -343,9 +344,38 @@ class AllocationPublisher implements AutoCloseable {
     }
 
     /**
+     * The runs in flight that pin tasks (task → agents), without the agents that drain without
+     * waiting for their runs ({@code POST /agents/{id}/drain?waitForRuns=false}): to the allocator
+     * their tasks have no run there, so they move at once like any other task of a draining agent,
+     * while the runs themselves go on to completion on the agent.
+     */
+    static Map<String, Set<String>> withoutPinsOfAgentsNotWaiting(Map<String, Set<String>> running,
+            Map<String, AgentFlags> flags) {
+        Set<String> notWaiting = new HashSet<>();
+        flags.forEach((agentId, set) -> {
+            if (set.movesTasksWithRunsInFlight()) {
+                notWaiting.add(agentId);
+            }
+        });
+        if (notWaiting.isEmpty()) {
+            return running;
+        }
+        Map<String, Set<String>> pins = new HashMap<>();
+        running.forEach((taskId, agents) -> {
+            Set<String> pinnedTo = new HashSet<>(agents);
+            pinnedTo.removeAll(notWaiting);
+            if (!pinnedTo.isEmpty()) {
+                pins.put(taskId, pinnedTo);
+            }
+        });
+        return pins;
+    }
+
+    /**
      * How the allocator sees a live agent. The agent's {@code os} and {@code arch} are also labels
      * (unless the agent sets those labels itself; {@link AgentLabels}), so that {@code os=windows}
-     * selects by what the agent reports. An unset capacity (0) counts as 1. Flags are applied by {@link #withFlags}.
+     * selects by what the agent reports. An unset capacity (0) counts as 1. Flags are applied by
+     * {@link #withFlags}.
      */
     static AgentState agentState(String agentId, AgentInfo info) {
         return new AgentState(agentId, info.getHostname(), AgentLabels.offered(info), Math.max(1, info.getCapacity()),

@@ -84,15 +84,20 @@ class AgentService {
         return setFlags(agentId, AgentFlags.NONE);
     }
 
-    AgentView drain(String agentId) {
-        return setFlags(agentId, new AgentFlags(true, true));
+    /**
+     * Cordons the agent and moves its tasks away; {@code waitForRuns} false moves the tasks with a
+     * run in flight there too (the runs go on to completion on this agent; they are not killed).
+     */
+    AgentView drain(String agentId, boolean waitForRuns) {
+        return setFlags(agentId, new AgentFlags(true, true, waitForRuns));
     }
 
     private AgentView setFlags(String agentId, AgentFlags flags) {
         Located agent = locate(agentId);
         directory.setFlags(agentId, agent.cluster(), agent.row() == null ? agent.info() : null, flags);
         log.info("agent {} of cluster {} is now {}", agentId, agent.cluster(),
-                flags.draining() ? "draining" : flags.cordoned() ? "cordoned" : "schedulable");
+                flags.movesTasksWithRunsInFlight() ? "draining, not waiting for its runs in flight"
+                        : flags.draining() ? "draining" : flags.cordoned() ? "cordoned" : "schedulable");
         listeners.forEach(listener -> listener.agentFlagsChanged(agent.cluster()));
         return get(agentId);
     }
@@ -133,7 +138,7 @@ class AgentService {
         return new AgentView(id, cluster, hostname, os, arch, Map.copyOf(labels), capacity, version, online,
                 row == null ? null : row.firstSeenAt(), row == null ? null : row.lastSeenAt(),
                 online && row != null ? row.connectedReplica() : null, taskIds.size(), flags.cordoned(),
-                flags.draining(), flags.draining() && taskIds.isEmpty(), runningRuns,
+                flags.draining(), flags.waitsForRuns(), flags.draining() && taskIds.isEmpty(), runningRuns,
                 AgentGroups.matching(clusterGroups, AgentLabels.offered(os, arch, labels)),
                 withTaskIds ? taskIds : null);
     }
