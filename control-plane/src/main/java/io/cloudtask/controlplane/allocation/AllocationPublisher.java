@@ -2,6 +2,7 @@ package io.cloudtask.controlplane.allocation;
 
 import io.cloudtask.controlplane.cluster.AgentDirectory;
 import io.cloudtask.controlplane.cluster.AgentFlags;
+import io.cloudtask.controlplane.cluster.AgentGroups;
 import io.cloudtask.controlplane.cluster.ClusterService;
 import io.cloudtask.controlplane.coordination.ReplicaIdentity;
 import io.cloudtask.controlplane.run.RunsInFlight;
@@ -12,6 +13,7 @@ import io.cloudtask.proto.v1.AssignedTask;
 import io.cloudtask.proto.v1.Assignment;
 import io.cloudtask.proto.v1.AssignmentPart;
 import io.cloudtask.proto.v1.Placement;
+import io.cloudtask.proto.v1.PlacementKind;
 import io.cloudtask.protocol.ZkLayout;
 import io.cloudtask.schedule.Timestamps;
 import io.micronaut.context.annotation.Context;
@@ -76,6 +78,7 @@ class AllocationPublisher implements AutoCloseable {
     private final RunsInFlight runsInFlight;
     private final ClusterService clusters;
     private final AgentDirectory agentDirectory;
+    private final AgentGroups groups;
     private final String replicaId;
     private final Clock clock;
     private final Duration reconcileInterval;
@@ -97,7 +100,7 @@ class AllocationPublisher implements AutoCloseable {
     private CuratorCache signalCache;
 
     AllocationPublisher(CuratorFramework client, TaskService tasks, RunsInFlight runsInFlight, ClusterService clusters,
-            AgentDirectory agentDirectory, ReplicaIdentity replica,
+            AgentDirectory agentDirectory, AgentGroups groups, ReplicaIdentity replica,
             Clock clock, @Value("${cloudtask.allocation.reconcile-interval:30s}") Duration reconcileInterval,
             @Value("${cloudtask.allocation.rebalance-on-join:true}") boolean rebalanceOnJoin,
             @Value("${cloudtask.allocation.split-threshold:262144}") int splitThreshold) {
@@ -106,6 +109,7 @@ class AllocationPublisher implements AutoCloseable {
         this.runsInFlight = runsInFlight;
         this.clusters = clusters;
         this.agentDirectory = agentDirectory;
+        this.groups = groups;
         this.replicaId = replica.id();
         this.clock = clock;
         this.reconcileInterval = reconcileInterval;
@@ -208,17 +212,20 @@ class AllocationPublisher implements AutoCloseable {
     }
 
     private void publishCluster(String cluster) throws Exception {
-        List<AgentState> liveAgents = withFlags(liveAgents(cluster), agentDirectory.flagsOf(cluster));
+        Map<String, AgentFlags> flags = agentDirectory.flagsOf(cluster);
+        List<AgentState> liveAgents = withFlags(liveAgents(cluster), flags);
         Map<String, Published> published = publishedAssignments(cluster);
         List<TaskRef> clusterTasks = tasks.liveTasks(cluster);
-        Map<String, Set<String>> running = runsInFlight.agentsByTask(cluster);
+        Map<String, Set<String>> running = withoutPinsOfAgentsNotWaiting(runsInFlight.agentsByTask(cluster), flags);
         Map<String, Long> versions = new HashMap<>();
         List<AllocationTask> allocationTasks = new ArrayList<>(clusterTasks.size());
         Map<Placement, TaskPlacement> placements = new HashMap<>();
+        // One query for all the cluster's groups; a selector edited after it applies next publication.
+        Map<String, LabelSelector> groupSelectors = groups.selectorsOf(cluster);
         for (TaskRef task : clusterTasks) {
             versions.put(task.taskId(), task.version());
             allocationTasks.add(new AllocationTask(task.taskId(), task.version(),
-                    placements.computeIfAbsent(task.placement(), AllocationPublisher::placementOf),
+                    placements.computeIfAbsent(task.placement(), placement -> placementOf(placement, groupSelectors)),
                     running.getOrDefault(task.taskId(), Set.of())));
         }
         Map<String, List<String>> previous = new HashMap<>();
@@ -269,12 +276,22 @@ class AllocationPublisher implements AutoCloseable {
     }
 
     /**
-     * The allocator's view of a task's placement. The task API stores only placements it
-     * validated with the same rules; one that fails here anyway (a rule tightened since) is logged
-     * and read as ANY rather than leaving the task unassigned without a word.
+     * The allocator's view of a task's placement, a group's resolved through {@code groupSelectors}
+     * (the cluster's groups by name). The task API stores only placements it validated with the
+     * same rules, and a group cannot be deleted while a task names it; a placement that fails here
+     * anyway (a rule tightened since) is logged and read as ANY rather than leaving the task
+     * unassigned without a word.
      */
-    static TaskPlacement placementOf(Placement placement) {
+    static TaskPlacement placementOf(Placement placement, Map<String, LabelSelector> groupSelectors) {
         try {
+            if (!placement.getGroup().isEmpty()) {
+                LabelSelector selector = groupSelectors.get(placement.getGroup());
+                if (selector == null) {
+                    throw new IllegalArgumentException("group '" + placement.getGroup() + "' does not exist");
+                }
+                return new TaskPlacement(placement.getKind() == PlacementKind.PLACEMENT_KIND_BROADCAST
+                        ? TaskPlacement.Kind.BROADCAST : TaskPlacement.Kind.LABEL_SELECTOR, List.of(), selector);
+            }
             return switch (placement.getKind()) {
                 case PLACEMENT_KIND_NAMED -> TaskPlacement.named(placement.getNamesList());
                 case PLACEMENT_KIND_LABEL_SELECTOR -> TaskPlacement.labels(placement.getLabelSelector());
@@ -327,20 +344,42 @@ class AllocationPublisher implements AutoCloseable {
     }
 
     /**
+     * The runs in flight that pin tasks (task → agents), without the agents that drain without
+     * waiting for their runs ({@code POST /agents/{id}/drain?waitForRuns=false}): to the allocator
+     * their tasks have no run there, so they move at once like any other task of a draining agent,
+     * while the runs themselves go on to completion on the agent.
+     */
+    static Map<String, Set<String>> withoutPinsOfAgentsNotWaiting(Map<String, Set<String>> running,
+            Map<String, AgentFlags> flags) {
+        Set<String> notWaiting = new HashSet<>();
+        flags.forEach((agentId, set) -> {
+            if (set.movesTasksWithRunsInFlight()) {
+                notWaiting.add(agentId);
+            }
+        });
+        if (notWaiting.isEmpty()) {
+            return running;
+        }
+        Map<String, Set<String>> pins = new HashMap<>();
+        running.forEach((taskId, agents) -> {
+            Set<String> pinnedTo = new HashSet<>(agents);
+            pinnedTo.removeAll(notWaiting);
+            if (!pinnedTo.isEmpty()) {
+                pins.put(taskId, pinnedTo);
+            }
+        });
+        return pins;
+    }
+
+    /**
      * How the allocator sees a live agent. The agent's {@code os} and {@code arch} are also labels
-     * (unless the agent sets those labels itself), so that {@code os=windows} selects by what the
-     * agent reports. An unset capacity (0) counts as 1. Flags are applied by {@link #withFlags}.
+     * (unless the agent sets those labels itself; {@link AgentLabels}), so that {@code os=windows}
+     * selects by what the agent reports. An unset capacity (0) counts as 1. Flags are applied by
+     * {@link #withFlags}.
      */
     static AgentState agentState(String agentId, AgentInfo info) {
-        Map<String, String> labels = new HashMap<>();
-        if (!info.getOs().isEmpty()) {
-            labels.put("os", info.getOs());
-        }
-        if (!info.getArch().isEmpty()) {
-            labels.put("arch", info.getArch());
-        }
-        labels.putAll(info.getLabelsMap());
-        return new AgentState(agentId, info.getHostname(), labels, Math.max(1, info.getCapacity()), false, true);
+        return new AgentState(agentId, info.getHostname(), AgentLabels.offered(info), Math.max(1, info.getCapacity()),
+                false, true);
     }
 
     /** The allocation nodes as they are now: what each agent was last told, and the version to write against. */

@@ -1,6 +1,7 @@
 package io.cloudtask.controlplane.allocation;
 
 import io.cloudtask.controlplane.cluster.AgentFlagsListener;
+import io.cloudtask.controlplane.cluster.AgentGroupListener;
 import io.cloudtask.controlplane.task.TaskChangeListener;
 import io.cloudtask.protocol.ZkLayout;
 import jakarta.inject.Singleton;
@@ -11,14 +12,14 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * Tells the leading replica, wherever it runs, that tasks or agents' cordon and drain flags
- * changed: rewrites the
+ * Tells the leading replica, wherever it runs, that tasks, agents' cordon and drain flags or a
+ * group's selector changed: rewrites the
  * {@link ZkLayout#TASKS_CHANGED} node, which the leader watches. Asynchronous, so a slow or
  * unreachable ZooKeeper never holds up an API request; the leader's periodic reconcile covers a
  * lost signal.
  */
 @Singleton
-class TaskChangeSignal implements TaskChangeListener, AgentFlagsListener {
+class TaskChangeSignal implements TaskChangeListener, AgentFlagsListener, AgentGroupListener {
     private static final Logger log = LoggerFactory.getLogger(TaskChangeSignal.class);
 
     private final CuratorFramework client;
@@ -37,6 +38,12 @@ class TaskChangeSignal implements TaskChangeListener, AgentFlagsListener {
     /** The same signal as a task change: the leader re-reads every input, flags included. */
     @Override
     public void agentFlagsChanged(String cluster) {
+        signal(cluster);
+    }
+
+    /** The same signal again: the leader reads the groups' selectors on every publication. */
+    @Override
+    public void groupChanged(String cluster) {
         signal(cluster);
     }
 

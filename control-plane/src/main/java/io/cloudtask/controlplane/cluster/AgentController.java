@@ -1,5 +1,6 @@
 package io.cloudtask.controlplane.cluster;
 
+import io.cloudtask.controlplane.api.ApiException;
 import io.micronaut.core.annotation.Nullable;
 import io.micronaut.http.annotation.Controller;
 import io.micronaut.http.annotation.Get;
@@ -37,8 +38,20 @@ class AgentController {
         return agents.uncordon(id);
     }
 
+    /** {@code ?waitForRuns=false} moves the tasks whose runs are in flight here too (default true). */
     @Post("/{id}/drain")
-    AgentView drain(@PathVariable String id) {
-        return agents.drain(id);
+    AgentView drain(@PathVariable String id, @QueryValue @Nullable String waitForRuns) {
+        return agents.drain(id, parseWaitForRuns(waitForRuns));
+    }
+
+    private static boolean parseWaitForRuns(String value) {
+        if (value == null || value.isEmpty() || value.equalsIgnoreCase("true")) {
+            return true;
+        }
+        if (value.equalsIgnoreCase("false")) {
+            return false;
+        }
+        throw ApiException.invalid("waitForRuns", "waitForRuns is '" + value + "'; use true (the default: a task"
+                + " whose run is in flight moves when the run ends) or false (it moves now, the run goes on here)");
     }
 }

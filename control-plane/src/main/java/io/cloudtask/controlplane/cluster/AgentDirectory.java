@@ -35,7 +35,7 @@ public class AgentDirectory {
             + " labels_json = EXCLUDED.labels_json, capacity = EXCLUDED.capacity,"
             + " connected_replica = COALESCE(EXCLUDED.connected_replica, agents.connected_replica)";
     private static final String COLUMNS = "id, cluster, hostname, os, arch, agent_version, labels_json, capacity,"
-            + " first_seen_at, last_seen_at, cordoned, draining, connected_replica";
+            + " first_seen_at, last_seen_at, cordoned, draining, connected_replica, drain_waits_for_runs";
 
     private final TransactionOperations<Connection> transactions;
     private final JsonMapper json;
@@ -82,12 +82,14 @@ public class AgentDirectory {
     public Map<String, AgentFlags> flagsOf(String cluster) {
         return transactions.executeRead(status -> {
             try (PreparedStatement query = status.getConnection().prepareStatement(
-                    "SELECT id, cordoned, draining FROM agents WHERE cluster = ? AND (cordoned OR draining)")) {
+                    "SELECT id, cordoned, draining, drain_waits_for_runs FROM agents"
+                            + " WHERE cluster = ? AND (cordoned OR draining)")) {
                 query.setString(1, cluster);
                 Map<String, AgentFlags> flags = new HashMap<>();
                 try (ResultSet rows = query.executeQuery()) {
                     while (rows.next()) {
-                        flags.put(rows.getString(1), new AgentFlags(rows.getBoolean(2), rows.getBoolean(3)));
+                        flags.put(rows.getString(1), new AgentFlags(rows.getBoolean(2), rows.getBoolean(3),
+                                rows.getBoolean(4)));
                     }
                 }
                 return flags;
@@ -137,10 +139,11 @@ public class AgentDirectory {
         }
         transactions.executeWrite(status -> {
             try (PreparedStatement update = status.getConnection().prepareStatement(
-                    "UPDATE agents SET cordoned = ?, draining = ? WHERE id = ?")) {
+                    "UPDATE agents SET cordoned = ?, draining = ?, drain_waits_for_runs = ? WHERE id = ?")) {
                 update.setBoolean(1, flags.cordoned());
                 update.setBoolean(2, flags.draining());
-                update.setString(3, agentId);
+                update.setBoolean(3, flags.waitsForRuns());
+                update.setString(4, agentId);
                 update.executeUpdate();
             }
             return null;
@@ -193,6 +196,6 @@ public class AgentDirectory {
         return new AgentRow(rows.getString(1), rows.getString(2), rows.getString(3), rows.getString(4),
                 rows.getString(5), rows.getString(6), labels == null ? Map.of() : labels, rows.getInt(8),
                 rows.getObject(9, OffsetDateTime.class).toInstant(), rows.getObject(10, OffsetDateTime.class).toInstant(),
-                new AgentFlags(rows.getBoolean(11), rows.getBoolean(12)), rows.getString(13));
+                new AgentFlags(rows.getBoolean(11), rows.getBoolean(12), rows.getBoolean(14)), rows.getString(13));
     }
 }

@@ -1,5 +1,6 @@
 package io.cloudtask.controlplane.cluster;
 
+import io.cloudtask.controlplane.allocation.AgentLabels;
 import io.cloudtask.controlplane.api.ApiException;
 import io.cloudtask.controlplane.run.RunsInFlight;
 import io.cloudtask.proto.v1.AgentInfo;
@@ -11,8 +12,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.TreeSet;
-import org.apache.curator.framework.CuratorFramework;
-import org.apache.zookeeper.KeeperException;
+import java.util.stream.Collectors;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -26,18 +26,21 @@ class AgentService {
 
     private final AgentDirectory directory;
     private final ClusterService clusters;
-    private final CuratorFramework zookeeper;
+    private final LiveAgents liveAgents;
     private final List<AgentFlagsListener> listeners;
     private final Assignments assignments;
     private final RunsInFlight runsInFlight;
+    private final AgentGroups groups;
 
-    AgentService(AgentDirectory directory, ClusterService clusters, CuratorFramework zookeeper,
-            List<AgentFlagsListener> listeners, Assignments assignments, RunsInFlight runsInFlight) {
+    AgentService(AgentDirectory directory, ClusterService clusters, LiveAgents liveAgents,
+            List<AgentFlagsListener> listeners, Assignments assignments, RunsInFlight runsInFlight,
+            AgentGroups groups) {
+        this.groups = groups;
         this.assignments = assignments;
         this.runsInFlight = runsInFlight;
         this.directory = directory;
         this.clusters = clusters;
-        this.zookeeper = zookeeper;
+        this.liveAgents = liveAgents;
         this.listeners = listeners;
     }
 
@@ -52,13 +55,16 @@ class AgentService {
         Map<String, AgentRow> recorded = new HashMap<>();
         directory.list(cluster).forEach(row -> recorded.put(row.id(), row));
         Map<String, Integer> running = runsInFlight.countByAgent(cluster);
+        Map<String, List<AgentGroupRow>> groupsByCluster = groups.rows(cluster).stream()
+                .collect(Collectors.groupingBy(AgentGroupRow::cluster));
         List<AgentView> views = new ArrayList<>();
         for (String name : names) {
-            Map<String, AgentInfo> live = liveAgents(name);
+            Map<String, AgentInfo> live = liveAgents.of(name);
             TreeSet<String> ids = new TreeSet<>(live.keySet());
             recorded.values().stream().filter(row -> row.cluster().equals(name)).forEach(row -> ids.add(row.id()));
             for (String id : ids) {
-                views.add(view(name, id, recorded.get(id), live.get(id), false, running.getOrDefault(id, 0)));
+                views.add(view(name, id, recorded.get(id), live.get(id), false, running.getOrDefault(id, 0),
+                        groupsByCluster.getOrDefault(name, List.of())));
             }
         }
         return views;
@@ -67,7 +73,7 @@ class AgentService {
     AgentView get(String agentId) {
         Located agent = locate(agentId);
         return view(agent.cluster(), agentId, agent.row(), agent.info(), true,
-                runsInFlight.countByAgent(agent.cluster()).getOrDefault(agentId, 0));
+                runsInFlight.countByAgent(agent.cluster()).getOrDefault(agentId, 0), groups.rows(agent.cluster()));
     }
 
     AgentView cordon(String agentId) {
@@ -78,15 +84,20 @@ class AgentService {
         return setFlags(agentId, AgentFlags.NONE);
     }
 
-    AgentView drain(String agentId) {
-        return setFlags(agentId, new AgentFlags(true, true));
+    /**
+     * Cordons the agent and moves its tasks away; {@code waitForRuns} false moves the tasks with a
+     * run in flight there too (the runs go on to completion on this agent; they are not killed).
+     */
+    AgentView drain(String agentId, boolean waitForRuns) {
+        return setFlags(agentId, new AgentFlags(true, true, waitForRuns));
     }
 
     private AgentView setFlags(String agentId, AgentFlags flags) {
         Located agent = locate(agentId);
         directory.setFlags(agentId, agent.cluster(), agent.row() == null ? agent.info() : null, flags);
         log.info("agent {} of cluster {} is now {}", agentId, agent.cluster(),
-                flags.draining() ? "draining" : flags.cordoned() ? "cordoned" : "schedulable");
+                flags.movesTasksWithRunsInFlight() ? "draining, not waiting for its runs in flight"
+                        : flags.draining() ? "draining" : flags.cordoned() ? "cordoned" : "schedulable");
         listeners.forEach(listener -> listener.agentFlagsChanged(agent.cluster()));
         return get(agentId);
     }
@@ -100,10 +111,10 @@ class AgentService {
         }
         Optional<AgentRow> row = directory.find(agentId);
         if (row.isPresent()) {
-            return new Located(row.get().cluster(), row.get(), liveInfo(row.get().cluster(), agentId));
+            return new Located(row.get().cluster(), row.get(), liveAgents.info(row.get().cluster(), agentId));
         }
         for (String cluster : clusters.names()) {
-            AgentInfo info = liveInfo(cluster, agentId);
+            AgentInfo info = liveAgents.info(cluster, agentId);
             if (info != null) {
                 return new Located(cluster, null, info);
             }
@@ -112,8 +123,9 @@ class AgentService {
                 + " and is not registered in ZooKeeper (GET /api/v1/agents lists the known agents)");
     }
 
+    /** One agent's view; its groups: those of {@code clusterGroups} its labels (os and arch too) satisfy. */
     private AgentView view(String cluster, String id, AgentRow row, AgentInfo info, boolean withTaskIds,
-            int runningRuns) {
+            int runningRuns, List<AgentGroupRow> clusterGroups) {
         List<String> taskIds = assignments.assignedTasks(cluster, id);
         AgentFlags flags = row == null ? AgentFlags.NONE : row.flags();
         boolean online = info != null;
@@ -126,55 +138,8 @@ class AgentService {
         return new AgentView(id, cluster, hostname, os, arch, Map.copyOf(labels), capacity, version, online,
                 row == null ? null : row.firstSeenAt(), row == null ? null : row.lastSeenAt(),
                 online && row != null ? row.connectedReplica() : null, taskIds.size(), flags.cordoned(),
-                flags.draining(), flags.draining() && taskIds.isEmpty(), runningRuns, withTaskIds ? taskIds : null);
-    }
-
-    private Map<String, AgentInfo> liveAgents(String cluster) {
-        Map<String, AgentInfo> live = new HashMap<>();
-        for (String id : children(ZkLayout.agents(cluster))) {
-            AgentInfo info = liveInfo(cluster, id);
-            if (info != null) {
-                live.put(id, info);
-            }
-        }
-        return live;
-    }
-
-    /** The agent's AgentInfo while its ephemeral node exists; null when it is offline. */
-    private AgentInfo liveInfo(String cluster, String agentId) {
-        byte[] data = read(ZkLayout.agent(cluster, agentId));
-        if (data == null) {
-            return null;
-        }
-        try {
-            return ZkLayout.decodeAgentInfo(data);
-        } catch (IllegalArgumentException e) {
-            log.warn("agent {} in cluster {} published an unreadable AgentInfo: {}", agentId, cluster, e.getMessage());
-            return AgentInfo.newBuilder().setAgentId(agentId).setCluster(cluster).build();
-        }
-    }
-
-    private byte[] read(String path) {
-        try {
-            return zookeeper.getData().forPath(path);
-        } catch (KeeperException.NoNodeException e) {
-            return null;
-        } catch (Exception e) {
-            throw zooKeeperUnavailable(e);
-        }
-    }
-
-    private List<String> children(String path) {
-        try {
-            return zookeeper.getChildren().forPath(path);
-        } catch (KeeperException.NoNodeException e) {
-            return List.of();
-        } catch (Exception e) {
-            throw zooKeeperUnavailable(e);
-        }
-    }
-
-    private static ApiException zooKeeperUnavailable(Exception e) {
-        return Assignments.unavailable(e);
+                flags.draining(), flags.waitsForRuns(), flags.draining() && taskIds.isEmpty(), runningRuns,
+                AgentGroups.matching(clusterGroups, AgentLabels.offered(os, arch, labels)),
+                withTaskIds ? taskIds : null);
     }
 }

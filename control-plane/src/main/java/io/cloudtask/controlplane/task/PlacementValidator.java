@@ -4,6 +4,7 @@ import io.cloudtask.controlplane.allocation.LabelSelector;
 import io.cloudtask.controlplane.api.ApiException;
 import io.cloudtask.proto.v1.Placement;
 import io.cloudtask.proto.v1.PlacementKind;
+import io.cloudtask.protocol.ZkLayout;
 import java.util.ArrayList;
 import java.util.LinkedHashSet;
 import java.util.List;
@@ -24,7 +25,10 @@ final class PlacementValidator {
 
     private PlacementValidator() {}
 
-    /** The normalised placement; {@code null} means the default, any agent. */
+    /**
+     * The normalised placement; {@code null} means the default, any agent. A group is checked here
+     * for its name only: whether the task's cluster has it is {@link TaskService}'s check.
+     */
     static PlacementRequest validate(PlacementRequest placement) {
         if (placement == null) {
             return PlacementRequest.ANY;
@@ -34,27 +38,42 @@ final class PlacementValidator {
             case "any" -> {
                 rejectHosts(placement, "any");
                 rejectSelector(placement, "any", "use type 'labels' to choose agents by label");
+                rejectGroup(placement, "any");
                 yield PlacementRequest.ANY;
             }
             case "hosts" -> {
                 rejectSelector(placement, "hosts", "use type 'labels' to choose agents by label");
-                yield new PlacementRequest("hosts", hosts(placement.hosts()), null);
+                rejectGroup(placement, "hosts");
+                yield new PlacementRequest("hosts", hosts(placement.hosts()), null, null);
             }
             case "labels" -> {
                 rejectHosts(placement, "labels");
+                rejectGroup(placement, "labels");
                 String selector = selector(placement.selector());
                 if (selector.isEmpty()) {
                     throw ApiException.invalid("placement.selector", "placement type 'labels' needs a selector"
                             + " such as 'os=windows,zone=a'; for any agent use {\"type\": \"any\"}");
                 }
-                yield new PlacementRequest("labels", null, selector);
+                yield new PlacementRequest("labels", null, selector, null);
+            }
+            case "group" -> {
+                rejectHosts(placement, "group");
+                rejectSelector(placement, "group", "the group's own selector chooses its agents");
+                yield new PlacementRequest("group", null, null, group(placement.group(), "group"));
             }
             case "broadcast" -> {
                 rejectHosts(placement, "broadcast");
-                yield new PlacementRequest("broadcast", null, selector(placement.selector()));
+                if (placement.group() != null) {
+                    if (placement.selector() != null && !placement.selector().isBlank()) {
+                        throw ApiException.invalid("placement.group", "placement type 'broadcast' takes either a"
+                                + " selector or a group, not both: the group's own selector chooses its agents");
+                    }
+                    yield new PlacementRequest("broadcast", null, null, group(placement.group(), "broadcast"));
+                }
+                yield new PlacementRequest("broadcast", null, selector(placement.selector()), null);
             }
             default -> throw ApiException.invalid("placement.type", "placement type '" + placement.type()
-                    + "' is unknown; use 'any', 'hosts', 'labels' or 'broadcast'");
+                    + "' is unknown; use 'any', 'hosts', 'labels', 'group' or 'broadcast'");
         };
     }
 
@@ -65,11 +84,39 @@ final class PlacementValidator {
             case "hosts" -> proto.setKind(PlacementKind.PLACEMENT_KIND_NAMED).addAllNames(placement.hosts());
             case "labels" -> proto.setKind(PlacementKind.PLACEMENT_KIND_LABEL_SELECTOR)
                     .setLabelSelector(placement.selector());
-            case "broadcast" -> proto.setKind(PlacementKind.PLACEMENT_KIND_BROADCAST)
-                    .setLabelSelector(placement.selector() == null ? "" : placement.selector());
+            case "group" -> proto.setKind(PlacementKind.PLACEMENT_KIND_LABEL_SELECTOR).setGroup(placement.group());
+            case "broadcast" -> {
+                proto.setKind(PlacementKind.PLACEMENT_KIND_BROADCAST);
+                if (placement.group() != null) {
+                    proto.setGroup(placement.group());
+                } else {
+                    proto.setLabelSelector(placement.selector() == null ? "" : placement.selector());
+                }
+            }
             default -> proto.setKind(PlacementKind.PLACEMENT_KIND_ANY);
         }
         return proto.build();
+    }
+
+    private static String group(String group, String type) {
+        String name = group == null ? null : group.strip();
+        if (name == null || name.isEmpty()) {
+            throw ApiException.invalid("placement.group", "placement type '" + type + "' needs a group: the name of"
+                    + " an agent group of the task's cluster (GET /api/v1/clusters/{cluster}/groups)");
+        }
+        if (!ZkLayout.isValidSegment(name)) {
+            throw ApiException.invalid("placement.group", "placement.group '" + name + "' is not a group name"
+                    + " (1-63 letters, digits, '.', '_' or '-', starting with a letter or digit)");
+        }
+        return name;
+    }
+
+    private static void rejectGroup(PlacementRequest placement, String type) {
+        if (placement.group() != null) {
+            throw ApiException.invalid("placement.group", "placement type '" + type + "' takes no group; use"
+                    + " {\"type\": \"group\", \"group\": \"...\"} for one agent of a group or {\"type\": \"broadcast\","
+                    + " \"group\": \"...\"} for all of them");
+        }
     }
 
     private static List<String> hosts(List<String> hosts) {

@@ -2,6 +2,7 @@ package io.cloudtask.controlplane.task;
 
 import com.google.protobuf.Duration;
 import io.cloudtask.controlplane.api.ApiException;
+import io.cloudtask.controlplane.cluster.AgentGroups;
 import io.cloudtask.controlplane.cluster.ClusterService;
 import io.cloudtask.proto.v1.Argv;
 import io.cloudtask.proto.v1.Command;
@@ -51,9 +52,12 @@ public class TaskService {
     private final Clock clock;
     private final List<TaskChangeListener> listeners;
     private final TaskPackages packages;
+    private final AgentGroups groups;
 
     TaskService(TaskRepository tasks, ClusterService clusters, TransactionOperations<Connection> transactions,
-            JsonMapper json, Clock clock, List<TaskChangeListener> listeners, TaskPackages packages) {
+            JsonMapper json, Clock clock, List<TaskChangeListener> listeners, TaskPackages packages,
+            AgentGroups groups) {
+        this.groups = groups;
         this.packages = packages;
         this.tasks = tasks;
         this.clusters = clusters;
@@ -70,6 +74,7 @@ public class TaskService {
         }
         TaskRow saved = writeGuardingNames(() -> transactions.executeWrite(status -> {
             clusters.requireExists("cluster", definition.cluster());
+            requireGroup(definition.cluster(), definition.placement());
             requireNameFree(definition.cluster(), definition.name());
             Instant now = clock.instant();
             return tasks.save(toRow(UUID.randomUUID(), definition, 1, now, now));
@@ -116,6 +121,7 @@ public class TaskService {
                         + ", not " + request.version() + "; someone else changed it: read it again and reapply your edit");
             }
             clusters.requireExists("cluster", definition.cluster());
+            requireGroup(definition.cluster(), definition.placement());
             if (!current.name().equals(definition.name()) || !current.cluster().equals(definition.cluster())) {
                 requireNameFree(definition.cluster(), definition.name());
             }
@@ -171,6 +177,7 @@ public class TaskService {
         }
         TaskRow saved = writeGuardingNames(() -> transactions.executeWrite(status -> {
             requireNameFree(source.cluster(), copyName);
+            requireGroup(source.cluster(), placement(source));
             TaskRow copied = tasks.save(source.copiedAs(UUID.randomUUID(), copyName, paused == null || paused,
                     clock.instant()));
             packages.copyCurrent(source.id(), copied.id());
@@ -236,6 +243,13 @@ public class TaskService {
             return Optional.of(UUID.fromString(value));
         } catch (IllegalArgumentException e) {
             return Optional.empty();
+        }
+    }
+
+    /** Inside the write transaction: a group placement must name a group of the task's cluster (row locked). */
+    private void requireGroup(String cluster, PlacementRequest placement) {
+        if (placement.group() != null) {
+            groups.requireExists("placement.group", cluster, placement.group());
         }
     }
 

@@ -246,6 +246,92 @@ class AgentsApiTest extends ControlPlaneTest {
     }
 
     @Test
+    void drainingWithoutWaitingForRunsMovesATaskWhoseRunIsInFlightAtOnceAndLetsTheRunFinish() throws Exception {
+        openCluster("no-wait");
+        register("no-wait", "n-a");
+        register("no-wait", "n-b");
+        List<String> tasks = createTasks("no-wait", "n-", 6);
+        await().atMost(WAIT).until(() -> assigned("no-wait", "n-a").size() + assigned("no-wait", "n-b").size() == 6
+                && !assigned("no-wait", "n-a").isEmpty());
+        String busy = assigned("no-wait", "n-a").iterator().next();
+        ManagedChannel channel = ManagedChannelBuilder.forAddress("127.0.0.1", grpcPort).usePlaintext().build();
+        try {
+            // The agent's own stream reports the run, as a real agent would.
+            List<Long> acked = new java.util.concurrent.CopyOnWriteArrayList<>();
+            AtomicBoolean welcomed = new AtomicBoolean();
+            StreamObserver<AgentMessage> out = AgentGatewayGrpc.newStub(channel).connect(new StreamObserver<>() {
+                @Override
+                public void onNext(ControlMessage message) {
+                    welcomed.compareAndSet(false, message.hasWelcome());
+                    if (message.hasAck()) {
+                        acked.add(message.getAck().getJournalSequence());
+                    }
+                }
+
+                @Override
+                public void onError(Throwable t) {
+                    welcomed.set(false);
+                }
+
+                @Override
+                public void onCompleted() {
+                    welcomed.set(false);
+                }
+            });
+            out.onNext(AgentMessage.newBuilder().setHello(Hello.newBuilder().setAgentId("n-a").setCluster("no-wait")
+                    .setProtocolVersion(1).setInfo(AgentInfo.newBuilder().setAgentId("n-a").setHostname("n-a.example")
+                            .setOs("linux").setArch("amd64").setCapacity(2).putLabels("zone", "a"))).build());
+            await().atMost(WAIT).untilTrue(welcomed);
+            Instant fire = Instant.parse("2026-09-01T00:00:00Z");
+            RunStarted started = RunStarted.newBuilder().setRunId(RunIds.runId(busy, fire, 1)).setTaskId(busy)
+                    .setFireTime(Timestamps.of(fire)).setAttempt(1).setSpecVersion(1).build();
+            out.onNext(AgentMessage.newBuilder().setRunStarted(started).setJournalSequence(1).build());
+            await().atMost(WAIT).until(() -> acked.contains(1L));
+            assertThat(agent("n-a").get("runningRuns").asInt()).isEqualTo(1);
+
+            JsonNode draining = rest.post("/api/v1/agents/n-a/drain?waitForRuns=false", "").json();
+            assertThat(draining.get("draining").asBoolean()).isTrue();
+            assertThat(draining.get("waitForRuns").asBoolean()).isFalse();
+            await().atMost(WAIT).until(() -> assigned("no-wait", "n-a").isEmpty());
+            assertThat(assigned("no-wait", "n-b")).containsExactlyInAnyOrderElementsOf(tasks);
+            // The run was not killed: it is still in flight on the drained agent.
+            JsonNode drained = agent("n-a");
+            assertThat(drained.get("drained").asBoolean()).isTrue();
+            assertThat(drained.get("runningRuns").asInt()).isEqualTo(1);
+            assertThat(rest.get("/api/v1/runs/" + started.getRunId()).json().get("status").asText())
+                    .isEqualTo("RUNNING");
+
+            out.onNext(AgentMessage.newBuilder().setRunFinished(RunFinished.newBuilder().setRunId(started.getRunId())
+                    .setTaskId(busy).setFireTime(started.getFireTime()).setAttempt(1).setSpecVersion(1)
+                    .setFinishedAt(Timestamps.of(fire.plusSeconds(1))).setStatus(RunStatus.RUN_STATUS_SUCCEEDED)
+                    .setHasExitCode(true)).setJournalSequence(2).build());
+            await().atMost(WAIT).until(() -> acked.contains(2L));
+            assertThat(rest.get("/api/v1/runs/" + started.getRunId()).json().get("status").asText())
+                    .isEqualTo("SUCCEEDED");
+            assertThat(agent("n-a").get("runningRuns").asInt()).isZero();
+            assertThat(assigned("no-wait", "n-b")).contains(busy);
+            out.onCompleted();
+        } finally {
+            channel.shutdownNow();
+        }
+
+        assertThat(rest.post("/api/v1/agents/n-a/uncordon", "").json().get("waitForRuns").asBoolean()).isTrue();
+    }
+
+    @Test
+    void aDrainOptionThatIsNotABooleanNamesTheField() throws Exception {
+        openCluster("drain-option");
+        register("drain-option", "o-a");
+        RestClient.Response bad = rest.post("/api/v1/agents/o-a/drain?waitForRuns=maybe", "");
+        assertThat(bad.status()).isEqualTo(400);
+        assertThat(bad.json().get("field").asText()).isEqualTo("waitForRuns");
+        assertThat(agent("o-a").get("draining").asBoolean()).isFalse();
+        JsonNode waiting = rest.post("/api/v1/agents/o-a/drain?waitForRuns=TRUE", "").json();
+        assertThat(waiting.get("draining").asBoolean()).isTrue();
+        assertThat(waiting.get("waitForRuns").asBoolean()).isTrue();
+    }
+
+    @Test
     void anUnknownAgentIsNotFoundAndAnUnknownClusterFilterNamesTheField() {
         RestClient.Response missing = rest.get("/api/v1/agents/no-such-agent");
         assertThat(missing.status()).isEqualTo(404);
