@@ -14,8 +14,8 @@ import java.time.Instant;
 import java.time.YearMonth;
 import java.time.ZoneOffset;
 import java.util.Collection;
-import java.util.TreeSet;
 import java.util.NavigableSet;
+import java.util.TreeSet;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import org.slf4j.Logger;
@@ -90,7 +90,8 @@ class RunPartitions {
     void scheduled() {
         try {
             createAhead();
-        } catch (RuntimeException e) {
+        } catch (Exception e) {
+            // Exception: the transaction template rethrows a callback's SQLException as it is.
             log.warn("creating the coming months' run partitions failed, retrying at the next interval"
                     + " (ingestion creates a missing month itself): {}", e.toString());
         }

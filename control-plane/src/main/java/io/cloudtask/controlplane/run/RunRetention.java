@@ -85,7 +85,8 @@ class RunRetention {
                 log.info("retention deleted {} run(s) older than {} or beyond {} per task", deleted, maxAge,
                         maxRunsPerTask == 0 ? "unlimited" : maxRunsPerTask);
             }
-        } catch (RuntimeException e) {
+        } catch (Exception e) {
+            // Exception: the transaction template rethrows a callback's SQLException as it is.
             log.warn("run retention failed, retrying at the next interval: {}", e.toString());
         }
     }
@@ -93,7 +94,13 @@ class RunRetention {
     /** Deletes everything retention allows now; returns the number of runs deleted. */
     long enforce() {
         Instant oldestKept = clock.instant().minus(maxAge);
-        long deleted = dropExpiredMonths(oldestKept);
+        long deleted = 0;
+        try {
+            deleted += dropExpiredMonths(oldestKept);
+        } catch (IllegalStateException e) {
+            // The batches below delete the same runs row by row: slower, but retention goes on.
+            log.warn("could not drop expired months of runs, deleting them in batches: {}", e.getMessage());
+        }
         OffsetDateTime cutoff = OffsetDateTime.ofInstant(oldestKept, ZoneOffset.UTC);
         int batch;
         do {
@@ -140,7 +147,14 @@ class RunRetention {
                         }
                     }
                     long purged = 0;
-                    for (String retired : names(connection, RETIRED)) {
+                    for (String detached : names(connection, RETIRED)) {
+                        String retired = detached;
+                        if (!detached.endsWith(RunPartitions.RETIRED_SUFFIX)) {
+                            // Left by a pass that stopped before renaming it. Renamed first, so the
+                            // month's name is free for a new partition (purge may create one).
+                            retired = detached + RunPartitions.RETIRED_SUFFIX;
+                            statement.execute("ALTER TABLE " + detached + " RENAME TO " + retired);
+                        }
                         purged += purge(connection, retired);
                     }
                     return purged;
@@ -178,6 +192,9 @@ class RunRetention {
                         + " WHERE status = 'RUNNING' ON CONFLICT DO NOTHING");
                 statement.executeUpdate("DELETE FROM " + retired + " WHERE status = 'RUNNING'");
                 connection.commit();
+            } catch (SQLException e) {
+                connection.rollback();
+                throw e;
             } finally {
                 connection.setAutoCommit(true);
             }

@@ -177,6 +177,33 @@ class RunPartitionsTest extends ControlPlaneTest {
         assertThat(partitions.attached()).doesNotContain(YearMonth.of(2040, 1));
     }
 
+    @Test
+    void retentionFinishesAMonthAnInterruptedPassDetachedAndKeepsItsRunningRun() {
+        String taskId = UUID.randomUUID().toString();
+        RunEvents running = new RunEvents(taskId, Instant.parse("2041-05-01T00:00:00Z"));
+        RunEvents done = new RunEvents(taskId, Instant.parse("2041-05-02T00:00:00Z"));
+        ingestion.ingest("agent-crash", "default", List.of(running.started(), running.chunk(0, bytes("r")),
+                done.started(), done.chunk(0, bytes("d")), done.finished(RunStatus.RUN_STATUS_SUCCEEDED)));
+        // A pass that stopped right after detaching the month, before renaming it.
+        transactions.executeWrite(status -> {
+            try (PreparedStatement detach = status.getConnection().prepareStatement(
+                    "ALTER TABLE runs DETACH PARTITION runs_2041_05")) {
+                detach.execute();
+            }
+            return null;
+        });
+        assertThat(rows(running.runId())).isEmpty();
+
+        new RunRetention(transactions, connections, partitions, clockAt("2041-05-03T00:00:00Z"), Duration.ofDays(30),
+                0, 500).enforce();
+
+        assertThat(rows(running.runId())).containsExactly("runs_2041_05 RUNNING");
+        assertThat(chunkCount(running.runId())).isEqualTo(1);
+        assertThat(rows(done.runId())).isEmpty();
+        assertThat(chunkCount(done.runId())).isZero();
+        assertThat(tableExists("runs_2041_05_retired")).isFalse();
+    }
+
     private static byte[] bytes(String text) {
         return text.getBytes(StandardCharsets.UTF_8);
     }
