@@ -16,6 +16,7 @@ import java.sql.SQLException;
 import java.sql.Types;
 import java.time.Clock;
 import java.time.OffsetDateTime;
+import java.time.YearMonth;
 import java.time.ZoneOffset;
 import java.util.ArrayList;
 import java.util.HashSet;
@@ -29,10 +30,13 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * Stores the run events agents report, idempotently: a run is keyed by its id (and by its fire:
- * (task, fire time, attempt) for a scheduled fire, plus the agent for a broadcast one, (command, attempt) for a manual run), an output chunk by (run id, sequence), and a finished run is only
- * written over a RUNNING one. Replaying any prefix of an agent's events therefore changes nothing.
- * Thread-safe; each call is one transaction.
+ * Stores the run events agents report, idempotently: a run is keyed by its id and fire time (and by
+ * its fire: (task, fire time, attempt) for a scheduled fire, plus the agent for a broadcast one,
+ * (command, attempt) for a manual run), an output chunk by (run id, sequence), and a finished run
+ * is only written over a RUNNING one. Replaying any prefix of an agent's events therefore changes
+ * nothing. A batch with a run in a month that has no partition yet creates that month's partition
+ * first (in a transaction of its own) and is then stored again. Thread-safe; each call stores its
+ * batch in one transaction.
  */
 @Singleton
 public class RunIngestion {
@@ -41,6 +45,8 @@ public class RunIngestion {
     private static final Set<RunStatus> REPORTABLE_ENDS = Set.of(RunStatus.RUN_STATUS_SUCCEEDED,
             RunStatus.RUN_STATUS_FAILED, RunStatus.RUN_STATUS_TIMED_OUT, RunStatus.RUN_STATUS_KILLED,
             RunStatus.RUN_STATUS_SKIPPED, RunStatus.RUN_STATUS_MISSED);
+    /** The SQLSTATE of an insert that no partition of {@code runs} accepts. */
+    private static final String CHECK_VIOLATION = "23514";
 
     private static final String INSERT_STARTED = "INSERT INTO runs (id, task_id, cluster, agent_id, fire_time,"
             + " attempt, trigger, status, spec_version, started_at, created_at, updated_at, command_id, fire_scope)"
@@ -52,9 +58,14 @@ public class RunIngestion {
     private static final String FINISH_STORED = "UPDATE runs SET status = f.status, finished_at = f.finished_at,"
             + " exit_code = f.exit_code, error = f.error, output_bytes = f.output_bytes,"
             + " output_chunk_count = f.chunk_count, updated_at = ?"
-            + " FROM unnest(?::uuid[], ?::text[], ?::timestamptz[], ?::int[], ?::text[], ?::bigint[], ?::bigint[])"
-            + " AS f(id, status, finished_at, exit_code, error, output_bytes, chunk_count)"
-            + " WHERE runs.id = f.id AND runs.status IN (%s) RETURNING runs.id";
+            + " FROM unnest(?::uuid[], ?::text[], ?::timestamptz[], ?::int[], ?::text[], ?::bigint[], ?::bigint[],"
+            + " ?::timestamptz[]) AS f(id, status, finished_at, exit_code, error, output_bytes, chunk_count, fire_time)"
+            // The fire time only lets PostgreSQL skip the other months' partitions (run-time
+            // pruning); the id alone picks the run. A window of a millisecond each side, because
+            // ids derive from the fire time's milliseconds, and so that a text round trip of the
+            // timestamp that rounds a sub-microsecond part differently can never miss the run.
+            + " WHERE runs.id = f.id AND runs.fire_time BETWEEN f.fire_time - INTERVAL '1 millisecond'"
+            + " AND f.fire_time + INTERVAL '1 millisecond' AND runs.status IN (%s) RETURNING runs.id";
     /** A finish whose start never arrived (or was already finished: then nothing happens). */
     private static final String INSERT_FINISHED = "INSERT INTO runs (id, task_id, cluster, agent_id, fire_time,"
             + " attempt, trigger, status, spec_version, started_at, finished_at, exit_code, error, output_bytes,"
@@ -65,12 +76,15 @@ public class RunIngestion {
     private final TransactionOperations<Connection> transactions;
     private final Clock clock;
     private final OutputCap outputCap;
+    private final RunPartitions partitions;
     private final AtomicLong rejectedEvents = new AtomicLong();
 
-    RunIngestion(TransactionOperations<Connection> transactions, Clock clock, OutputCap outputCap) {
+    RunIngestion(TransactionOperations<Connection> transactions, Clock clock, OutputCap outputCap,
+            RunPartitions partitions) {
         this.transactions = transactions;
         this.clock = clock;
         this.outputCap = outputCap;
+        this.partitions = partitions;
     }
 
     /**
@@ -96,6 +110,27 @@ public class RunIngestion {
                 default -> throw new IllegalArgumentException("not a run event: " + event.getBodyCase());
             }
         }
+        try {
+            store(agentId, cluster, started, chunks, finished);
+        } catch (Exception e) {
+            // Exception, not RuntimeException: the transaction template rethrows the callback's
+            // SQLException as it is; everything else is rethrown unchanged.
+            if (!isMissingPartition(e)) {
+                throw e;
+            }
+            // A run of a month that has no partition (runs has no default partition): create the
+            // batch's months and store the batch again. Nothing of the failed attempt was kept.
+            Set<YearMonth> months = new HashSet<>();
+            started.forEach(event -> months.add(RunPartitions.monthOf(Timestamps.toInstant(event.getFireTime()))));
+            finished.forEach(event -> months.add(RunPartitions.monthOf(Timestamps.toInstant(event.getFireTime()))));
+            log.info("run events of agent {} fall in months without a partition; creating {}", agentId, months);
+            partitions.ensure(months);
+            store(agentId, cluster, started, chunks, finished);
+        }
+    }
+
+    private void store(String agentId, String cluster, List<RunStarted> started, List<OutputChunk> chunks,
+            List<RunFinished> finished) {
         transactions.executeWrite(status -> {
             Connection connection = status.getConnection();
             insertStarted(connection, agentId, cluster, started);
@@ -103,6 +138,20 @@ public class RunIngestion {
             finish(connection, agentId, cluster, finished);
             return null;
         });
+    }
+
+    /** PostgreSQL's "no partition of relation ... found for row" (runs has no other check constraint). */
+    private static boolean isMissingPartition(Throwable failure) {
+        for (Throwable cause = failure; cause != null; cause = cause.getCause()) {
+            // A failed batch reports the statement's own error as its next exception.
+            for (SQLException sql = cause instanceof SQLException first ? first : null; sql != null;
+                    sql = sql.getNextException()) {
+                if (CHECK_VIOLATION.equals(sql.getSQLState())) {
+                    return true;
+                }
+            }
+        }
+        return false;
     }
 
     /** Run events skipped because they could never be stored. */
@@ -241,6 +290,7 @@ public class RunIngestion {
         String[] errors = new String[size];
         Long[] outputBytes = new Long[size];
         Long[] chunkCounts = new Long[size];
+        String[] fireTimes = new String[size];
         for (int i = 0; i < size; i++) {
             RunFinished event = events.get(i);
             ids[i] = UUID.fromString(event.getRunId());
@@ -250,6 +300,7 @@ public class RunIngestion {
             errors[i] = event.getError().isEmpty() ? null : event.getError();
             outputBytes[i] = event.getOutputBytes();
             chunkCounts[i] = event.getOutputChunkCount();
+            fireTimes[i] = time(event.getFireTime()).toString();
         }
         Set<UUID> finished = new HashSet<>();
         try (PreparedStatement update = connection.prepareStatement(FINISH_STORED.formatted(storedSources))) {
@@ -261,6 +312,7 @@ public class RunIngestion {
             update.setArray(6, connection.createArrayOf("text", errors));
             update.setArray(7, connection.createArrayOf("int8", outputBytes));
             update.setArray(8, connection.createArrayOf("int8", chunkCounts));
+            update.setArray(9, connection.createArrayOf("text", fireTimes));
             try (ResultSet rows = update.executeQuery()) {
                 while (rows.next()) {
                     finished.add(rows.getObject(1, UUID.class));
