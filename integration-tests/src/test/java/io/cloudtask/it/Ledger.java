@@ -20,7 +20,17 @@ import java.util.Set;
  */
 final class Ledger {
     /** One execution. */
-    record Execution(String taskId, Instant fireTime, String agentDir) {}
+    record Execution(String taskId, Instant fireTime, String agentDir) {
+        /** The agent that ran it: its work directory is named "agent-{id}" (CloudTaskSystem.startAgent). */
+        String agentId() {
+            for (Path part : Path.of(agentDir)) {
+                if (part.toString().startsWith("agent-")) {
+                    return part.toString().substring("agent-".length());
+                }
+            }
+            throw new IllegalStateException("no agent work directory in " + agentDir);
+        }
+    }
 
     private final Path file;
 
@@ -33,12 +43,23 @@ final class Ledger {
         return "echo \\\"$CLOUDTASK_TASK_ID $CLOUDTASK_FIRE_TIME $(pwd)\\\" >> " + file;
     }
 
+    /** Tasks that fire every second with standard delivery (fencing alone). */
     List<String> createTasks(Api api, String prefix, int count) {
+        return createTasks(api, prefix, count, "STANDARD");
+    }
+
+    /** Tasks that fire every second with strict delivery: each fire is claimed from the control plane first. */
+    List<String> createStrictTasks(Api api, String prefix, int count) {
+        return createTasks(api, prefix, count, "STRICT");
+    }
+
+    private List<String> createTasks(Api api, String prefix, int count, String delivery) {
         List<String> taskIds = new ArrayList<>();
         for (int i = 0; i < count; i++) {
             taskIds.add(api.createTask("""
-                    {"name": "%s-%d", "command": "%s", "schedules": [{"expression": "* * * * * ?"}]}"""
-                    .formatted(prefix, i, command())).get("id").asText());
+                    {"name": "%s-%d", "command": "%s", "schedules": [{"expression": "* * * * * ?"}],
+                     "delivery": {"policy": "%s"}}"""
+                    .formatted(prefix, i, command(), delivery)).get("id").asText());
         }
         return taskIds;
     }
@@ -78,6 +99,12 @@ final class Ledger {
             }
         }
         return tasks;
+    }
+
+    /** The first fire of one of the tasks that another agent than {@code formerAgent} ran after {@code after}. */
+    java.util.Optional<Instant> firstFireElsewhere(Set<String> taskIds, String formerAgent, Instant after) {
+        return read().stream().filter(e -> taskIds.contains(e.taskId()) && !e.agentId().equals(formerAgent)
+                && e.fireTime().isAfter(after)).map(Execution::fireTime).min(Instant::compareTo);
     }
 
     /** Distinct fire times of a task in [from, to). */
