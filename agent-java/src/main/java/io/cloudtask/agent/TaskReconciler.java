@@ -1,5 +1,6 @@
 package io.cloudtask.agent;
 
+import io.cloudtask.agent.schedule.FirePlan;
 import io.cloudtask.agent.spec.SpecCache;
 import io.cloudtask.proto.v1.AssignedTask;
 import io.cloudtask.proto.v1.Assignment;
@@ -140,14 +141,22 @@ final class TaskReconciler {
     /**
      * The scheduler never counts a fire before {@code version_created_at} as missed. Hand it the
      * later of that and the moment the task was assigned to this agent: fires before then
-     * belonged to another agent, whatever this agent's own fire records say.
+     * belonged to another agent, whatever this agent's own fire records say. A strict task's floor
+     * is a hand-over look-back earlier ({@link FirePlan#HAND_OVER_LOOKBACK}): its claims tell which
+     * of those fires the previous agent ran, so the gap can be accounted for without a double run.
      */
     private static TaskSpec noReplayBefore(TaskSpec spec, com.google.protobuf.Timestamp assignedAt) {
-        if (assignedAt == null || (spec.hasVersionCreatedAt()
-                && !io.cloudtask.schedule.Timestamps.toInstant(assignedAt)
-                        .isAfter(io.cloudtask.schedule.Timestamps.toInstant(spec.getVersionCreatedAt())))) {
+        if (assignedAt == null) {
             return spec;
         }
-        return spec.toBuilder().setVersionCreatedAt(assignedAt).build();
+        java.time.Instant floor = io.cloudtask.schedule.Timestamps.toInstant(assignedAt);
+        if (spec.getStrict()) {
+            floor = floor.minus(FirePlan.HAND_OVER_LOOKBACK);
+        }
+        if (spec.hasVersionCreatedAt()
+                && !floor.isAfter(io.cloudtask.schedule.Timestamps.toInstant(spec.getVersionCreatedAt()))) {
+            return spec;
+        }
+        return spec.toBuilder().setVersionCreatedAt(io.cloudtask.schedule.Timestamps.of(floor)).build();
     }
 }

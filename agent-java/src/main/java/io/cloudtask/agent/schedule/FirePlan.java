@@ -40,6 +40,13 @@ public final class FirePlan {
      * sane clock step while keeping the memory bounded under task churn.
      */
     static final Duration FORGET_REMOVED_AFTER = Duration.ofHours(1);
+    /**
+     * Strict delivery: how far before a newly held strict task's assignment its fires are looked
+     * at. Its previous agent stopped firing at most a ZooKeeper session timeout (plus the
+     * allocation's reaction) before the hand-over; the fires in between were run by nobody or by
+     * that agent, which the fire claims tell apart. A minute covers session timeouts up to ~50 s.
+     */
+    public static final Duration HAND_OVER_LOOKBACK = Duration.ofMinutes(1);
 
     private static final Logger log = LoggerFactory.getLogger(FirePlan.class);
 
@@ -103,8 +110,21 @@ public final class FirePlan {
             entries.put(taskId, entry);
             if (!markers.containsKey(taskId)) {
                 // First seen: misfires count from here, so a new assignment never replays history.
-                markers.put(taskId, now);
-                markerStore.save(taskId, now);
+                // A strict task instead accounts for the hand-over gap: its fires since the spec's
+                // floor (the assignment, less the look-back) fall due now and go, claim by claim,
+                // through the misfire policy; the previous agent's fires are denied to this one.
+                Instant from = now;
+                if (spec.getStrict() && schedule != null && spec.hasVersionCreatedAt()) {
+                    Instant floor = max(io.cloudtask.schedule.Timestamps.toInstant(spec.getVersionCreatedAt()),
+                            now.minus(HAND_OVER_LOOKBACK));
+                    if (floor.isBefore(now)) {
+                        from = floor;
+                        Instant last = lastFires.get(taskId);
+                        entry.next = schedule.nextAfter(last == null ? from : max(from, last)).orElse(null);
+                    }
+                }
+                markers.put(taskId, from);
+                markerStore.save(taskId, from);
             }
         }
         forgetRemoved(now);

@@ -190,6 +190,38 @@ class FirePlanTest {
                 .as("an unchanged spec is not reported again").isEmpty();
     }
 
+    @Test
+    void aStrictTaskFirstHeldAccountsForTheHandOverGapThroughItsMisfirePolicy() {
+        // The reconciler set the floor a look-back before the assignment (here: 10 s before now).
+        TaskSpec strict = cron("s", 1, EVERY_SECOND).setStrict(true)
+                .setVersionCreatedAt(io.cloudtask.schedule.Timestamps.of(T0.minusSeconds(10))).build();
+        TaskSpec standard = cron("n", 1, EVERY_SECOND)
+                .setVersionCreatedAt(io.cloudtask.schedule.Timestamps.of(T0.minusSeconds(10))).build();
+        plan.update(Map.of("s", strict, "n", standard), clock.instant());
+
+        List<Fire> due = plan.due(clock.instant());
+
+        // RUN_ONCE (the default): the latest missed instant runs (after its claim), the rest are MISSED.
+        assertThat(due).allMatch(fire -> fire.taskId().equals("s"));
+        assertThat(due).filteredOn(fire -> fire.kind() != Fire.Kind.MISSED).singleElement()
+                .satisfies(fire -> assertThat(fire.fireTime()).isEqualTo(at("10:00:00")));
+        assertThat(due).filteredOn(fire -> fire.kind() == Fire.Kind.MISSED).hasSize(9)
+                .allSatisfy(fire -> assertThat(fire.fireTime()).isBetween(at("09:59:51"), at("09:59:59")));
+        assertThat(plan.nextFire("n")).contains(at("10:00:01"));
+        assertThat(plan.nextFire("s")).contains(at("10:00:01"));
+    }
+
+    @Test
+    void aStrictTaskLooksBackNoFurtherThanTheHandOverLookBack() {
+        TaskSpec strict = cron("s", 1, EVERY_SECOND).setStrict(true)
+                .setVersionCreatedAt(io.cloudtask.schedule.Timestamps.of(T0.minus(Duration.ofHours(2)))).build();
+        plan.update(Map.of("s", strict), clock.instant());
+
+        List<Fire> due = plan.due(clock.instant());
+
+        assertThat(due).isNotEmpty().allMatch(fire -> !fire.fireTime().isBefore(T0.minus(FirePlan.HAND_OVER_LOOKBACK)));
+    }
+
     private static Instant at(String time) {
         return Instant.parse("2030-01-01T" + time + (time.contains(".") ? "" : ".000") + "Z");
     }
