@@ -130,7 +130,11 @@ class ClusterFaultsIT {
 
         FireAccounting.Report report = awaitAccountedFor(nextSecond(killed), lastMoved.plus(SETTLED));
         assertNoFireRanTwice();
-        assertThat(report.recordedByPolicy()).as("fires recorded as not run: the survivors never stopped").isEmpty();
+        // The survivors never stopped: only the moved strict tasks' new owners record the fires of
+        // the hand-over gap (MISSED by the misfire policy, or run once as its catch-up).
+        assertThat(report.recordedByPolicy().keySet()).as("fires recorded as not run")
+                .allSatisfy(fire -> assertThat(strictTasks.stream().filter(victimTasks::contains)
+                        .anyMatch(fire::startsWith)).as("%s is a moved strict task's fire", fire).isTrue());
         assertThat(report.handOvers()).as("hand-overs: only the killed agent's tasks move")
                 .allSatisfy(handOver -> {
                     assertThat(handOver.fromAgent()).isEqualTo(victim);
@@ -345,14 +349,19 @@ class ClusterFaultsIT {
     }
 
     /**
-     * Standard and strict tasks alike: the new owner of a moved task starts at its first fire after
-     * receiving it and records nothing before (a strict claim guards against running a fire twice,
-     * not against no one running it), so the hand-over gap is bounded rather than recorded.
+     * A standard task's new owner starts at its first fire after receiving it and records nothing
+     * before, so its hand-over gap is bounded rather than recorded. A strict task's new owner looks
+     * back and claims the gap's fires: each one the previous owner did not run is run or recorded
+     * MISSED by the misfire policy, so nothing is lost.
      */
-    private static void assertHandOversAreBounded(FireAccounting.Report report) {
+    private void assertHandOversAreBounded(FireAccounting.Report report) {
         for (FireAccounting.HandOver handOver : report.handOvers()) {
-            assertThat(report.lostAt(handOver)).as("fires lost at %s", handOver)
-                    .isLessThanOrEqualTo(MAX_FIRES_LOST_AT_A_HAND_OVER);
+            if (strictTasks.contains(handOver.taskId())) {
+                assertThat(report.lostAt(handOver)).as("strict fires lost at %s", handOver).isZero();
+            } else {
+                assertThat(report.lostAt(handOver)).as("fires lost at %s", handOver)
+                        .isLessThanOrEqualTo(MAX_FIRES_LOST_AT_A_HAND_OVER);
+            }
         }
     }
 
