@@ -141,18 +141,17 @@ final class TaskReconciler {
     /**
      * The scheduler never counts a fire before {@code version_created_at} as missed. Hand it the
      * later of that and the moment the task was assigned to this agent: fires before then
-     * belonged to another agent, whatever this agent's own fire records say. A strict task's floor
-     * is a hand-over look-back earlier ({@link FirePlan#HAND_OVER_LOOKBACK}): its claims tell which
-     * of those fires the previous agent ran, so the gap can be accounted for without a double run.
+     * belonged to another agent, whatever this agent's own fire records say, except for the
+     * hand-over gap: the floor is {@link FirePlan#HAND_OVER_LOOKBACK} before the assignment, and
+     * the plan accounts for the gap's fires without running any twice (a strict task claims them;
+     * a standard task records them MISSED provisionally).
      */
     private static TaskSpec noReplayBefore(TaskSpec spec, com.google.protobuf.Timestamp assignedAt) {
         if (assignedAt == null) {
             return spec;
         }
-        java.time.Instant floor = io.cloudtask.schedule.Timestamps.toInstant(assignedAt);
-        if (spec.getStrict()) {
-            floor = floor.minus(FirePlan.HAND_OVER_LOOKBACK);
-        }
+        java.time.Instant floor = io.cloudtask.schedule.Timestamps.toInstant(assignedAt)
+                .minus(FirePlan.HAND_OVER_LOOKBACK);
         if (spec.hasVersionCreatedAt()
                 && !floor.isAfter(io.cloudtask.schedule.Timestamps.toInstant(spec.getVersionCreatedAt()))) {
             return spec;

@@ -130,6 +130,10 @@ public final class ProcessRunner implements AutoCloseable {
      * RunFinished, which ingestion accepts without a RunStarted. Journals on the calling thread.
      */
     public void reportNotRun(RunRequest request, RunStatus status, String error) {
+        reportNotRun(request, status, error, false);
+    }
+
+    private void reportNotRun(RunRequest request, RunStatus status, String error, boolean provisional) {
         if (status != RunStatus.RUN_STATUS_SKIPPED && status != RunStatus.RUN_STATUS_MISSED) {
             throw new IllegalArgumentException("only SKIPPED and MISSED fires are reported without a run, not " + status);
         }
@@ -144,6 +148,7 @@ public final class ProcessRunner implements AutoCloseable {
                 .setStatus(status)
                 .setError(error)
                 .setCommandId(request.commandId())
+                .setProvisional(provisional)
                 .setBroadcast(request.broadcast())).build());
         log.info("task {} fire {}: {} ({})", request.taskId(), request.fireTime(), status, error);
     }
@@ -165,6 +170,26 @@ public final class ProcessRunner implements AutoCloseable {
             });
         } catch (RejectedExecutionException e) {
             reportNotRun(request, status, error);
+        }
+    }
+
+    /**
+     * Reports, on a runner thread, a fire of the hand-over gap as provisionally MISSED
+     * ({@code RunFinished.provisional}): the agent that held the task before may have run it, and
+     * its report replaces this record.
+     */
+    public void reportProvisionallyMissedLater(RunRequest request, String error) {
+        try {
+            supervisors.execute(() -> {
+                try {
+                    reportNotRun(request, RunStatus.RUN_STATUS_MISSED, error, true);
+                } catch (RuntimeException e) {
+                    log.error("task {} fire {}: could not journal the hand-over record", request.taskId(),
+                            request.fireTime(), e);
+                }
+            });
+        } catch (RejectedExecutionException e) {
+            reportNotRun(request, RunStatus.RUN_STATUS_MISSED, error, true);
         }
     }
 

@@ -110,6 +110,11 @@ public final class RunCoordinator implements AutoCloseable {
 
     private void onFire(Fire fire) {
         RunRequest request = RunRequest.scheduled(fire.spec(), fire.fireTime(), agentId);
+        if (fire.kind() == Fire.Kind.HAND_OVER) {
+            runner.reportProvisionallyMissedLater(request, "not seen by this agent: the fire fell in the gap while the"
+                    + " task moved here from another agent; replaced by that agent's report if it ran the fire");
+            return;
+        }
         if (fire.spec().getStrict()) {
             Instant askedAt = clock.instant();
             strictFires.claim(request).whenComplete((answer, failure) -> onThread(

@@ -47,6 +47,8 @@ public final class FirePlan {
      * that agent, which the fire claims tell apart. A minute covers session timeouts up to ~50 s.
      */
     public static final Duration HAND_OVER_LOOKBACK = Duration.ofMinutes(1);
+    /** At most this many hand-over instants are recorded per task (the latest). */
+    static final int MAX_HAND_OVER_RECORDS = 100;
 
     private static final Logger log = LoggerFactory.getLogger(FirePlan.class);
 
@@ -113,14 +115,23 @@ public final class FirePlan {
                 // A strict task instead accounts for the hand-over gap: its fires since the spec's
                 // floor (the assignment, less the look-back) fall due now and go, claim by claim,
                 // through the misfire policy; the previous agent's fires are denied to this one.
+                // A standard task cannot tell which of those fires ran on its previous agent: it
+                // records them MISSED provisionally, and the previous agent's reports replace them.
                 Instant from = now;
-                if (spec.getStrict() && schedule != null && spec.hasVersionCreatedAt()) {
+                if (schedule != null && spec.hasVersionCreatedAt()) {
                     Instant floor = max(io.cloudtask.schedule.Timestamps.toInstant(spec.getVersionCreatedAt()),
                             now.minus(HAND_OVER_LOOKBACK));
+                    Instant last = lastFires.get(taskId);
+                    if (last != null) {
+                        floor = max(floor, last);
+                    }
                     if (floor.isBefore(now)) {
-                        from = floor;
-                        Instant last = lastFires.get(taskId);
-                        entry.next = schedule.nextAfter(last == null ? from : max(from, last)).orElse(null);
+                        if (spec.getStrict()) {
+                            from = floor;
+                            entry.next = schedule.nextAfter(from).orElse(null);
+                        } else {
+                            entry.handOver = handOverInstants(schedule, floor, now);
+                        }
                     }
                 }
                 markers.put(taskId, from);
@@ -141,6 +152,10 @@ public final class FirePlan {
         List<Fire> fires = new ArrayList<>();
         for (Map.Entry<String, Entry> e : entries.entrySet()) {
             Entry entry = e.getValue();
+            if (!entry.handOver.isEmpty()) {
+                entry.handOver.forEach(t -> fires.add(new Fire(e.getKey(), entry.spec, t, Fire.Kind.HAND_OVER)));
+                entry.handOver = List.of();
+            }
             if (entry.next == null || entry.next.isAfter(now)) {
                 continue;
             }
@@ -192,6 +207,10 @@ public final class FirePlan {
     public Optional<Instant> nextDeadline() {
         Instant best = null;
         for (Entry entry : entries.values()) {
+            if (!entry.handOver.isEmpty() && (best == null || entry.handOver.get(0).isBefore(best))) {
+                // Hand-over records are due at once.
+                best = entry.handOver.get(0);
+            }
             if (entry.next != null && (best == null || entry.next.isBefore(best))) {
                 best = entry.next;
             }
@@ -228,6 +247,20 @@ public final class FirePlan {
         }
     }
 
+    /** The task's instants in (floor, now), the latest {@link #MAX_HAND_OVER_RECORDS} of them. */
+    private static List<Instant> handOverInstants(TaskSchedule schedule, Instant floor, Instant now) {
+        java.util.ArrayDeque<Instant> instants = new java.util.ArrayDeque<>();
+        Optional<Instant> next = schedule.nextAfter(floor);
+        while (next.isPresent() && next.get().isBefore(now)) {
+            if (instants.size() == MAX_HAND_OVER_RECORDS) {
+                instants.removeFirst();
+            }
+            instants.addLast(next.get());
+            next = schedule.nextAfter(next.get());
+        }
+        return List.copyOf(instants);
+    }
+
     private static Instant max(Instant a, Instant b) {
         return a.isAfter(b) ? a : b;
     }
@@ -237,6 +270,8 @@ public final class FirePlan {
         /** Null when the task is paused or its schedule is invalid. */
         final TaskSchedule schedule;
         Instant next;
+        /** Instants of the hand-over gap still to report (standard tasks, first held). */
+        List<Instant> handOver = List.of();
 
         Entry(TaskSpec spec, TaskSchedule schedule) {
             this.spec = spec;

@@ -69,9 +69,16 @@ public class RunIngestion {
     /** A finish whose start never arrived (or was already finished: then nothing happens). */
     private static final String INSERT_FINISHED = "INSERT INTO runs (id, task_id, cluster, agent_id, fire_time,"
             + " attempt, trigger, status, spec_version, started_at, finished_at, exit_code, error, output_bytes,"
-            + " output_chunk_count, created_at, updated_at, command_id, fire_scope)"
-            + " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+            + " output_chunk_count, created_at, updated_at, command_id, fire_scope, provisional)"
+            + " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
             + " ON CONFLICT DO NOTHING";
+    /**
+     * Removes provisional MISSED records (hand-over gaps) of fires that an agent reports for real;
+     * the report is then stored as if nothing had been recorded. Matched like FINISH_STORED.
+     */
+    private static final String SUPERSEDE_PROVISIONAL = "DELETE FROM runs USING unnest(?::uuid[], ?::timestamptz[])"
+            + " AS r(id, fire_time) WHERE runs.id = r.id AND runs.fire_time BETWEEN r.fire_time - INTERVAL '1 millisecond'"
+            + " AND r.fire_time + INTERVAL '1 millisecond' AND runs.provisional";
 
     private final TransactionOperations<Connection> transactions;
     private final Clock clock;
@@ -133,6 +140,7 @@ public class RunIngestion {
             List<RunFinished> finished) {
         transactions.executeWrite(status -> {
             Connection connection = status.getConnection();
+            supersedeProvisional(connection, started, finished);
             insertStarted(connection, agentId, cluster, started);
             outputCap.store(connection, chunks);
             finish(connection, agentId, cluster, finished);
@@ -195,6 +203,30 @@ public class RunIngestion {
             return true;
         } catch (IllegalArgumentException e) {
             return false;
+        }
+    }
+
+    private static void supersedeProvisional(Connection connection, List<RunStarted> started, List<RunFinished> finished)
+            throws SQLException {
+        List<Object> ids = new ArrayList<>();
+        List<String> fireTimes = new ArrayList<>();
+        for (RunStarted event : started) {
+            ids.add(UUID.fromString(event.getRunId()));
+            fireTimes.add(time(event.getFireTime()).toString());
+        }
+        for (RunFinished event : finished) {
+            if (!event.getProvisional()) {
+                ids.add(UUID.fromString(event.getRunId()));
+                fireTimes.add(time(event.getFireTime()).toString());
+            }
+        }
+        if (ids.isEmpty()) {
+            return;
+        }
+        try (PreparedStatement delete = connection.prepareStatement(SUPERSEDE_PROVISIONAL)) {
+            delete.setArray(1, connection.createArrayOf("uuid", ids.toArray()));
+            delete.setArray(2, connection.createArrayOf("timestamptz", fireTimes.toArray()));
+            delete.executeUpdate();
         }
     }
 
@@ -272,6 +304,7 @@ public class RunIngestion {
                 insert.setObject(17, now);
                 insert.setObject(18, commandId(event.getCommandId()), Types.OTHER);
                 insert.setString(19, fireScope(agentId, event.getBroadcast()));
+                insert.setBoolean(20, event.getProvisional() && event.getStatus() == RunStatus.RUN_STATUS_MISSED);
                 insert.addBatch();
             }
             if (any) {
