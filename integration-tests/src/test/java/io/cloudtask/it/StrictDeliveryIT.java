@@ -31,6 +31,9 @@ import org.slf4j.LoggerFactory;
 class StrictDeliveryIT {
     private static final Logger log = LoggerFactory.getLogger(StrictDeliveryIT.class);
 
+    /** The agent's RunCoordinator.CLAIM_DEADLINE: a claim granted later is reported MISSED. */
+    private static final Duration CLAIM_DEADLINE = Duration.ofSeconds(10);
+
     @TempDir
     Path workDir;
 
@@ -89,7 +92,9 @@ class StrictDeliveryIT {
                 assertThat(status).as("fire %s", fire).isIn("SUCCEEDED", "MISSED", "SKIPPED");
                 if (status.equals("MISSED")) {
                     missed++;
-                    assertThat(fire).isAfterOrEqualTo(killedAt.minusSeconds(1)).isBefore(resumed);
+                    // Claims still unanswered when the control plane died are answered after the
+                    // restart, too late: on a loaded machine they may be a few seconds old.
+                    assertThat(fire).isAfterOrEqualTo(killedAt.minus(CLAIM_DEADLINE)).isBefore(resumed);
                     assertThat(run.get("error").asText()).contains("strict delivery");
                 }
                 assertThat(status.equals("SUCCEEDED")).as("fire %s ran iff recorded SUCCEEDED", fire)
