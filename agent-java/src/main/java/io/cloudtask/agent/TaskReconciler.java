@@ -14,6 +14,7 @@ import java.util.Map;
 import java.util.Objects;
 import java.util.OptionalLong;
 import java.util.Set;
+import java.util.function.BiConsumer;
 import java.util.function.Consumer;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -32,7 +33,7 @@ final class TaskReconciler {
     private static final Logger log = LoggerFactory.getLogger(TaskReconciler.class);
 
     private final SpecCache cache;
-    private final Consumer<Map<String, TaskSpec>> scheduler;
+    private final BiConsumer<Map<String, TaskSpec>, Map<String, java.time.Instant>> scheduler;
     private final Consumer<Collection<String>> specRequester;
     // Written only on the reconcile thread; volatile so status accessors may read them anywhere.
     private volatile Map<String, Long> assigned = Map.of();
@@ -41,7 +42,11 @@ final class TaskReconciler {
     private volatile boolean anyApplied;
     private volatile long lastEpoch;
 
-    TaskReconciler(SpecCache cache, Consumer<Map<String, TaskSpec>> scheduler, Consumer<Collection<String>> specRequester) {
+    /**
+     * @param scheduler receives the fireable specs and, per task, where its hand-over gap starts
+     */
+    TaskReconciler(SpecCache cache, BiConsumer<Map<String, TaskSpec>, Map<String, java.time.Instant>> scheduler,
+            Consumer<Collection<String>> specRequester) {
         this.cache = Objects.requireNonNull(cache, "cache");
         this.scheduler = Objects.requireNonNull(scheduler, "scheduler");
         this.specRequester = Objects.requireNonNull(specRequester, "specRequester");
@@ -132,26 +137,46 @@ final class TaskReconciler {
 
     private void publish() {
         Map<String, TaskSpec> fireable = new HashMap<>();
+        Map<String, java.time.Instant> handOverFrom = new HashMap<>();
         for (String taskId : assigned.keySet()) {
-            cache.get(taskId).ifPresent(spec -> fireable.put(taskId, noReplayBefore(spec, assignedAt.get(taskId))));
+            cache.get(taskId).ifPresent(spec -> {
+                fireable.put(taskId, noReplayBefore(spec, assignedAt.get(taskId)));
+                handOverFrom(spec, assignedAt.get(taskId)).ifPresent(from -> handOverFrom.put(taskId, from));
+            });
         }
-        scheduler.accept(fireable);
+        scheduler.accept(fireable, handOverFrom);
+    }
+
+    /**
+     * Where the task's hand-over gap starts: {@link FirePlan#HAND_OVER_LOOKBACK} before it was
+     * assigned here, but never before its spec version was written.
+     */
+    private static java.util.Optional<java.time.Instant> handOverFrom(TaskSpec spec,
+            com.google.protobuf.Timestamp assignedAt) {
+        if (assignedAt == null) {
+            return java.util.Optional.empty();
+        }
+        java.time.Instant from = io.cloudtask.schedule.Timestamps.toInstant(assignedAt).minus(FirePlan.HAND_OVER_LOOKBACK);
+        if (spec.hasVersionCreatedAt()) {
+            java.time.Instant created = io.cloudtask.schedule.Timestamps.toInstant(spec.getVersionCreatedAt());
+            from = from.isAfter(created) ? from : created;
+        }
+        return java.util.Optional.of(from);
     }
 
     /**
      * The scheduler never counts a fire before {@code version_created_at} as missed. Hand it the
      * later of that and the moment the task was assigned to this agent: fires before then
-     * belonged to another agent, whatever this agent's own fire records say, except for the
-     * hand-over gap: the floor is {@link FirePlan#HAND_OVER_LOOKBACK} before the assignment, and
-     * the plan accounts for the gap's fires without running any twice (a strict task claims them;
-     * a standard task records them MISSED provisionally).
+     * belonged to another agent, whatever this agent's own fire records say (a task that moved
+     * away and back while this agent was frozen must not replay what the other agent ran). The
+     * gap before the assignment is accounted for separately, without running any of its fires
+     * ({@link #handOverFrom}).
      */
     private static TaskSpec noReplayBefore(TaskSpec spec, com.google.protobuf.Timestamp assignedAt) {
         if (assignedAt == null) {
             return spec;
         }
-        java.time.Instant floor = io.cloudtask.schedule.Timestamps.toInstant(assignedAt)
-                .minus(FirePlan.HAND_OVER_LOOKBACK);
+        java.time.Instant floor = io.cloudtask.schedule.Timestamps.toInstant(assignedAt);
         if (spec.hasVersionCreatedAt()
                 && !floor.isAfter(io.cloudtask.schedule.Timestamps.toInstant(spec.getVersionCreatedAt()))) {
             return spec;

@@ -82,7 +82,7 @@ class TaskReconcilerTest {
     }
 
     private TaskReconciler reconciler(SpecCache cache) {
-        return new TaskReconciler(cache, published::add, requested::add);
+        return new TaskReconciler(cache, (specs, handOverFrom) -> published.add(specs), requested::add);
     }
 
     private Map<String, TaskSpec> last() {

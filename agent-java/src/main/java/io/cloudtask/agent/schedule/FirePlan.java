@@ -82,6 +82,18 @@ public final class FirePlan {
      * @return the new or changed specs whose schedules are invalid (they do not fire)
      */
     public List<Rejected> update(Map<String, TaskSpec> specs, Instant now) {
+        return update(specs, Map.of(), now);
+    }
+
+    /**
+     * As {@link #update(Map, Instant)}; a task held for the first time whose {@code handOverFrom}
+     * is given also accounts for the instants in (handOverFrom, now), at most
+     * {@link #HAND_OVER_LOOKBACK} back: they fell in the gap while the task moved here, and may
+     * have run on the agent that held it before, so none runs here. A strict task reports them
+     * {@link Fire.Kind#MISSED} (each after its claim: the previous agent's are denied to this one),
+     * a standard task {@link Fire.Kind#HAND_OVER} (a provisional MISSED record).
+     */
+    public List<Rejected> update(Map<String, TaskSpec> specs, Map<String, Instant> handOverFrom, Instant now) {
         List<Rejected> rejected = new ArrayList<>();
         entries.keySet().retainAll(specs.keySet());
         for (Iterator<String> it = markers.keySet().iterator(); it.hasNext(); ) {
@@ -111,31 +123,16 @@ public final class FirePlan {
             entry.next = nextFor(taskId, schedule, now);
             entries.put(taskId, entry);
             if (!markers.containsKey(taskId)) {
-                // First seen: misfires count from here, so a new assignment never replays history.
-                // A strict task instead accounts for the hand-over gap: its fires since the spec's
-                // floor (the assignment, less the look-back) fall due now and go, claim by claim,
-                // through the misfire policy; the previous agent's fires are denied to this one.
-                // A standard task cannot tell which of those fires ran on its previous agent: it
-                // records them MISSED provisionally, and the previous agent's reports replace them.
-                Instant from = now;
-                if (schedule != null && spec.hasVersionCreatedAt()) {
-                    Instant floor = max(io.cloudtask.schedule.Timestamps.toInstant(spec.getVersionCreatedAt()),
-                            now.minus(HAND_OVER_LOOKBACK));
+                // First seen: misfires count from here, so a new assignment never replays history;
+                // the hand-over gap before it is reported, never run (see the method comment).
+                Instant gapFrom = handOverFrom.get(taskId);
+                if (schedule != null && gapFrom != null) {
+                    Instant floor = max(gapFrom, now.minus(HAND_OVER_LOOKBACK));
                     Instant last = lastFires.get(taskId);
-                    if (last != null) {
-                        floor = max(floor, last);
-                    }
-                    if (floor.isBefore(now)) {
-                        if (spec.getStrict()) {
-                            from = floor;
-                            entry.next = schedule.nextAfter(from).orElse(null);
-                        } else {
-                            entry.handOver = handOverInstants(schedule, floor, now);
-                        }
-                    }
+                    entry.handOver = handOverInstants(schedule, last == null ? floor : max(floor, last), now);
                 }
-                markers.put(taskId, from);
-                markerStore.save(taskId, from);
+                markers.put(taskId, now);
+                markerStore.save(taskId, now);
             }
         }
         forgetRemoved(now);
@@ -153,7 +150,8 @@ public final class FirePlan {
         for (Map.Entry<String, Entry> e : entries.entrySet()) {
             Entry entry = e.getValue();
             if (!entry.handOver.isEmpty()) {
-                entry.handOver.forEach(t -> fires.add(new Fire(e.getKey(), entry.spec, t, Fire.Kind.HAND_OVER)));
+                Fire.Kind kind = entry.spec.getStrict() ? Fire.Kind.MISSED : Fire.Kind.HAND_OVER;
+                entry.handOver.forEach(t -> fires.add(new Fire(e.getKey(), entry.spec, t, kind)));
                 entry.handOver = List.of();
             }
             if (entry.next == null || entry.next.isAfter(now)) {

@@ -106,9 +106,17 @@ public final class LocalScheduler implements FiringSwitch, AutoCloseable {
 
     /** Replaces the set of fireable tasks (task id → spec); see {@link FirePlan#update}. */
     public void update(Map<String, TaskSpec> specs) {
+        update(specs, Map.of());
+    }
+
+    /**
+     * Replaces the set of fireable tasks, with where each newly held task's hand-over gap starts;
+     * see {@link FirePlan#update(Map, Map, Instant)}.
+     */
+    public void update(Map<String, TaskSpec> specs, Map<String, Instant> handOverFrom) {
         lock.lock();
         try {
-            List<FirePlan.Rejected> rejected = plan.update(specs, clock.instant());
+            List<FirePlan.Rejected> rejected = plan.update(specs, handOverFrom, clock.instant());
             for (FirePlan.Rejected r : rejected) {
                 log.warn("task {} version {} does not fire: {}: {}", r.taskId(), r.specVersion(), r.field(), r.reason());
             }

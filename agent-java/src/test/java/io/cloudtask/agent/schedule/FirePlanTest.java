@@ -191,38 +191,49 @@ class FirePlanTest {
     }
 
     @Test
-    void aTaskFirstHeldAccountsForTheHandOverGapStrictByClaimsStandardProvisionally() {
-        // The reconciler set the floor a look-back before the assignment (here: 10 s before now).
-        TaskSpec strict = cron("s", 1, EVERY_SECOND).setStrict(true)
-                .setVersionCreatedAt(io.cloudtask.schedule.Timestamps.of(T0.minusSeconds(10))).build();
-        TaskSpec standard = cron("n", 1, EVERY_SECOND)
-                .setVersionCreatedAt(io.cloudtask.schedule.Timestamps.of(T0.minusSeconds(10))).build();
-        plan.update(Map.of("s", strict, "n", standard), clock.instant());
+    void aTaskFirstHeldReportsItsHandOverGapAndRunsNoneOfIt() {
+        TaskSpec strict = cron("s", 1, EVERY_SECOND).setStrict(true).build();
+        TaskSpec standard = cron("n", 1, EVERY_SECOND).build();
+        Instant gapFrom = T0.minusSeconds(10);
+        plan.update(Map.of("s", strict, "n", standard, "new", cron("new", 1, EVERY_SECOND).build()),
+                Map.of("s", gapFrom, "n", gapFrom), clock.instant());
 
         List<Fire> due = plan.due(clock.instant());
 
-        // RUN_ONCE (the default): the latest missed instant runs (after its claim), the rest are MISSED.
-        // The standard task cannot know what its previous agent ran: it records the gap provisionally.
+        // The instants of (gapFrom, now]: 09:59:51 to 10:00:00. None runs: the previous agent may
+        // have run them. A strict task reports them MISSED (each after its claim); a standard
+        // task provisionally.
         assertThat(due).filteredOn(fire -> fire.taskId().equals("n")).hasSize(10)
                 .allSatisfy(fire -> assertThat(fire.kind()).isEqualTo(Fire.Kind.HAND_OVER));
-        due = due.stream().filter(fire -> fire.taskId().equals("s")).toList();
-        assertThat(due).filteredOn(fire -> fire.kind() != Fire.Kind.MISSED).singleElement()
-                .satisfies(fire -> assertThat(fire.fireTime()).isEqualTo(at("10:00:00")));
-        assertThat(due).filteredOn(fire -> fire.kind() == Fire.Kind.MISSED).hasSize(9)
-                .allSatisfy(fire -> assertThat(fire.fireTime()).isBetween(at("09:59:51"), at("09:59:59")));
+        assertThat(due).filteredOn(fire -> fire.taskId().equals("s")).hasSize(10)
+                .allSatisfy(fire -> assertThat(fire.kind()).isEqualTo(Fire.Kind.MISSED));
+        assertThat(due).extracting(Fire::fireTime).allSatisfy(t -> assertThat(t).isBetween(at("09:59:51"), at("10:00:00")));
+        assertThat(due).noneMatch(fire -> fire.taskId().equals("new"));
         assertThat(plan.nextFire("n")).contains(at("10:00:01"));
         assertThat(plan.nextFire("s")).contains(at("10:00:01"));
+        assertThat(plan.due(clock.instant())).as("reported once").isEmpty();
     }
 
     @Test
-    void aStrictTaskLooksBackNoFurtherThanTheHandOverLookBack() {
-        TaskSpec strict = cron("s", 1, EVERY_SECOND).setStrict(true)
-                .setVersionCreatedAt(io.cloudtask.schedule.Timestamps.of(T0.minus(Duration.ofHours(2)))).build();
-        plan.update(Map.of("s", strict), clock.instant());
+    void theHandOverGapReachesNoFurtherBackThanTheLookBack() {
+        plan.update(Map.of("n", cron("n", 1, EVERY_SECOND).build()), Map.of("n", T0.minus(Duration.ofHours(2))),
+                clock.instant());
 
         List<Fire> due = plan.due(clock.instant());
 
         assertThat(due).isNotEmpty().allMatch(fire -> !fire.fireTime().isBefore(T0.minus(FirePlan.HAND_OVER_LOOKBACK)));
+    }
+
+    @Test
+    void aTaskAlreadyHeldReportsNoHandOverGap() {
+        TaskSpec spec = cron("n", 1, EVERY_SECOND).build();
+        plan.update(Map.of("n", spec), clock.instant());
+        clock.set(at("10:00:05.500"));
+        plan.due(clock.instant());
+
+        plan.update(Map.of("n", spec.toBuilder().setVersion(2).build()), Map.of("n", T0.minusSeconds(30)), clock.instant());
+
+        assertThat(plan.due(clock.instant())).noneMatch(fire -> fire.kind() == Fire.Kind.HAND_OVER);
     }
 
     private static Instant at(String time) {
