@@ -110,7 +110,7 @@ public final class RunCoordinator implements AutoCloseable {
 
     private void onFire(Fire fire) {
         RunRequest request = RunRequest.scheduled(fire.spec(), fire.fireTime(), agentId);
-        if (fire.kind() == Fire.Kind.HAND_OVER) {
+        if (fire.kind() == Fire.Kind.HAND_OVER && !fire.spec().getStrict()) {
             runner.reportProvisionallyMissedLater(request, "not seen by this agent: the fire fell in the gap while the"
                     + " task moved here from another agent; replaced by that agent's report if it ran the fire");
             return;
@@ -138,7 +138,8 @@ public final class RunCoordinator implements AutoCloseable {
             return;
         }
         Duration waited = Duration.between(askedAt, clock.instant());
-        if (fire.kind() != Fire.Kind.MISSED && waited.compareTo(CLAIM_DEADLINE) > 0) {
+        boolean runs = fire.kind() != Fire.Kind.MISSED && fire.kind() != Fire.Kind.HAND_OVER;
+        if (runs && waited.compareTo(CLAIM_DEADLINE) > 0) {
             runner.reportNotRunLater(request, RunStatus.RUN_STATUS_MISSED, "strict delivery: the claim was granted "
                     + waited.toMillis() + " ms after it was asked for, later than the " + CLAIM_DEADLINE.toSeconds()
                     + " s deadline (was the control plane unreachable?)");
@@ -148,6 +149,12 @@ public final class RunCoordinator implements AutoCloseable {
     }
 
     private void proceed(Fire fire, RunRequest request) {
+        if (fire.kind() == Fire.Kind.HAND_OVER) {
+            // A strict task's gap fire whose claim this agent holds: nobody ran it.
+            runner.reportNotRunLater(request, RunStatus.RUN_STATUS_MISSED, "strict delivery: the fire fell in the gap"
+                    + " while the task moved to this agent, and no agent had claimed it");
+            return;
+        }
         if (fire.kind() == Fire.Kind.MISSED) {
             runner.reportNotRunLater(request, RunStatus.RUN_STATUS_MISSED,
                     "missed while the agent was down or not firing; misfire policy " + TaskPolicy.of(fire.spec()).misfire());

@@ -19,9 +19,10 @@ public record Fire(String taskId, TaskSpec spec, Instant fireTime, Kind kind) {
         /** A missed instant the misfire policy does not run: reported MISSED. */
         MISSED,
         /**
-         * An instant of a standard task that fell in the gap while the task moved to this agent:
-         * the previous agent may have run it, so it is never run here, only reported MISSED
-         * provisionally (a report from the agent that ran it replaces the record).
+         * An instant that fell in the gap while the task moved to this agent: the previous agent
+         * may have run it, so it is never run here, only reported MISSED — provisionally for a
+         * standard task (a report from the agent that ran it replaces the record), after its
+         * claim for a strict one.
          */
         HAND_OVER
     }

@@ -89,9 +89,9 @@ public final class FirePlan {
      * As {@link #update(Map, Instant)}; a task held for the first time whose {@code handOverFrom}
      * is given also accounts for the instants in (handOverFrom, now), at most
      * {@link #HAND_OVER_LOOKBACK} back: they fell in the gap while the task moved here, and may
-     * have run on the agent that held it before, so none runs here. A strict task reports them
-     * {@link Fire.Kind#MISSED} (each after its claim: the previous agent's are denied to this one),
-     * a standard task {@link Fire.Kind#HAND_OVER} (a provisional MISSED record).
+     * have run on the agent that held it before, so none runs here: they are
+     * {@link Fire.Kind#HAND_OVER} fires, reported MISSED (a strict task's after its claim, so the
+     * previous agent's are denied to this one; a standard task's provisionally).
      */
     public List<Rejected> update(Map<String, TaskSpec> specs, Map<String, Instant> handOverFrom, Instant now) {
         List<Rejected> rejected = new ArrayList<>();
@@ -150,8 +150,7 @@ public final class FirePlan {
         for (Map.Entry<String, Entry> e : entries.entrySet()) {
             Entry entry = e.getValue();
             if (!entry.handOver.isEmpty()) {
-                Fire.Kind kind = entry.spec.getStrict() ? Fire.Kind.MISSED : Fire.Kind.HAND_OVER;
-                entry.handOver.forEach(t -> fires.add(new Fire(e.getKey(), entry.spec, t, kind)));
+                entry.handOver.forEach(t -> fires.add(new Fire(e.getKey(), entry.spec, t, Fire.Kind.HAND_OVER)));
                 entry.handOver = List.of();
             }
             if (entry.next == null || entry.next.isAfter(now)) {
