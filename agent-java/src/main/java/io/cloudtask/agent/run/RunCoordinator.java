@@ -111,8 +111,9 @@ public final class RunCoordinator implements AutoCloseable {
     private void onFire(Fire fire) {
         RunRequest request = RunRequest.scheduled(fire.spec(), fire.fireTime(), agentId);
         if (fire.kind() == Fire.Kind.HAND_OVER && !fire.spec().getStrict()) {
-            runner.reportProvisionallyMissedLater(request, "not seen by this agent: the fire fell in the gap while the"
-                    + " task moved here from another agent; replaced by that agent's report if it ran the fire");
+            runner.reportProvisionallyMissedLater(request, "not run: the fire fell in the gap before this agent held the"
+                    + " task (it was being assigned, or moving here from another agent); replaced by the report of an"
+                    + " agent that ran it");
             return;
         }
         if (fire.spec().getStrict()) {
@@ -152,7 +153,8 @@ public final class RunCoordinator implements AutoCloseable {
         if (fire.kind() == Fire.Kind.HAND_OVER) {
             // A strict task's gap fire whose claim this agent holds: nobody ran it.
             runner.reportNotRunLater(request, RunStatus.RUN_STATUS_MISSED, "strict delivery: the fire fell in the gap"
-                    + " while the task moved to this agent, and no agent had claimed it");
+                    + " before this agent held the task (it was being assigned, or moving here), and no agent had"
+                    + " claimed it");
             return;
         }
         if (fire.kind() == Fire.Kind.MISSED) {

@@ -87,8 +87,8 @@ public final class FirePlan {
 
     /**
      * As {@link #update(Map, Instant)}; a task held for the first time whose {@code handOverFrom}
-     * is given also accounts for the instants in (handOverFrom, now), at most
-     * {@link #HAND_OVER_LOOKBACK} back: they fell in the gap while the task moved here, and may
+     * is given also accounts for the instants from there up to its spec's floor (at most
+     * {@link #HAND_OVER_LOOKBACK} back): they fell in the gap while the task moved here, and may
      * have run on the agent that held it before, so none runs here: they are
      * {@link Fire.Kind#HAND_OVER} fires, reported MISSED (a strict task's after its claim, so the
      * previous agent's are denied to this one; a standard task's provisionally).
@@ -123,16 +123,29 @@ public final class FirePlan {
             entry.next = nextFor(taskId, schedule, now);
             entries.put(taskId, entry);
             if (!markers.containsKey(taskId)) {
-                // First seen: misfires count from here, so a new assignment never replays history;
-                // the hand-over gap before it is reported, never run (see the method comment).
-                Instant gapFrom = handOverFrom.get(taskId);
-                if (schedule != null && gapFrom != null) {
-                    Instant floor = max(gapFrom, now.minus(HAND_OVER_LOOKBACK));
-                    Instant last = lastFires.get(taskId);
-                    entry.handOver = handOverInstants(schedule, last == null ? floor : max(floor, last), now);
+                // First seen. Instants before the spec's floor (version_created_at, which the
+                // reconciler raises to the assignment) belonged to another agent or to nobody: the
+                // hand-over gap is reported, never run. Instants since the floor are this agent's:
+                // they fall due now, through the misfire policy (a fire can pass while the spec
+                // is on its way here). A task held before keeps its marker.
+                Instant floor = now;
+                if (schedule != null && spec.hasVersionCreatedAt()) {
+                    Instant versionFloor = io.cloudtask.schedule.Timestamps.toInstant(spec.getVersionCreatedAt());
+                    if (versionFloor.isBefore(now)) {
+                        floor = max(versionFloor, now.minus(HAND_OVER_LOOKBACK));
+                        Instant last = lastFires.get(taskId);
+                        entry.next = schedule.nextAfter(last == null ? floor : max(floor, last)).orElse(null);
+                    }
+                    Instant gapFrom = handOverFrom.get(taskId);
+                    if (gapFrom != null) {
+                        Instant last = lastFires.get(taskId);
+                        Instant from = max(gapFrom, now.minus(HAND_OVER_LOOKBACK));
+                        entry.handOver = handOverInstants(schedule, last == null ? from : max(from, last),
+                                floor.isBefore(now) ? floor.plusNanos(1) : now);
+                    }
                 }
-                markers.put(taskId, now);
-                markerStore.save(taskId, now);
+                markers.put(taskId, floor);
+                markerStore.save(taskId, floor);
             }
         }
         forgetRemoved(now);
@@ -244,11 +257,11 @@ public final class FirePlan {
         }
     }
 
-    /** The task's instants in (floor, now), the latest {@link #MAX_HAND_OVER_RECORDS} of them. */
-    private static List<Instant> handOverInstants(TaskSchedule schedule, Instant floor, Instant now) {
+    /** The task's instants in (from, until), the latest {@link #MAX_HAND_OVER_RECORDS} of them. */
+    private static List<Instant> handOverInstants(TaskSchedule schedule, Instant from, Instant until) {
         java.util.ArrayDeque<Instant> instants = new java.util.ArrayDeque<>();
-        Optional<Instant> next = schedule.nextAfter(floor);
-        while (next.isPresent() && next.get().isBefore(now)) {
+        Optional<Instant> next = schedule.nextAfter(from);
+        while (next.isPresent() && next.get().isBefore(until)) {
             if (instants.size() == MAX_HAND_OVER_RECORDS) {
                 instants.removeFirst();
             }

@@ -192,8 +192,13 @@ class FirePlanTest {
 
     @Test
     void aTaskFirstHeldReportsItsHandOverGapAndRunsNoneOfIt() {
-        TaskSpec strict = cron("s", 1, EVERY_SECOND).setStrict(true).build();
-        TaskSpec standard = cron("n", 1, EVERY_SECOND).build();
+        // Assigned here 100 ms ago (the reconciler raised version_created_at to that), and the
+        // gap looked at from 10 s before.
+        Instant assigned = T0.minusMillis(100);
+        TaskSpec strict = cron("s", 1, EVERY_SECOND).setStrict(true).setVersionCreatedAt(
+                io.cloudtask.schedule.Timestamps.of(assigned)).build();
+        TaskSpec standard = cron("n", 1, EVERY_SECOND).setVersionCreatedAt(io.cloudtask.schedule.Timestamps.of(assigned))
+                .build();
         Instant gapFrom = T0.minusSeconds(10);
         plan.update(Map.of("s", strict, "n", standard, "new", cron("new", 1, EVERY_SECOND).build()),
                 Map.of("s", gapFrom, "n", gapFrom), clock.instant());
@@ -216,12 +221,29 @@ class FirePlanTest {
 
     @Test
     void theHandOverGapReachesNoFurtherBackThanTheLookBack() {
-        plan.update(Map.of("n", cron("n", 1, EVERY_SECOND).build()), Map.of("n", T0.minus(Duration.ofHours(2))),
-                clock.instant());
+        plan.update(Map.of("n", cron("n", 1, EVERY_SECOND).setVersionCreatedAt(
+                        io.cloudtask.schedule.Timestamps.of(T0.minusMillis(100))).build()),
+                Map.of("n", T0.minus(Duration.ofHours(2))), clock.instant());
 
         List<Fire> due = plan.due(clock.instant());
 
         assertThat(due).isNotEmpty().allMatch(fire -> !fire.fireTime().isBefore(T0.minus(FirePlan.HAND_OVER_LOOKBACK)));
+    }
+
+    @Test
+    void firesBetweenTheAssignmentAndHoldingTheSpecAreThisAgentsAndFollowTheMisfirePolicy() {
+        TaskSpec spec = cron("n", 1, EVERY_SECOND).setVersionCreatedAt(
+                io.cloudtask.schedule.Timestamps.of(T0.minusMillis(2500))).build();
+        plan.update(Map.of("n", spec), Map.of("n", T0.minusSeconds(30)), clock.instant());
+
+        List<Fire> due = plan.due(clock.instant());
+
+        assertThat(due).filteredOn(fire -> fire.kind() == Fire.Kind.HAND_OVER).hasSize(27);
+        // 09:59:58, 09:59:59 and 10:00:00 came after the assignment: RUN_ONCE runs the latest.
+        assertThat(due).filteredOn(fire -> fire.kind() != Fire.Kind.HAND_OVER && fire.kind() != Fire.Kind.MISSED)
+                .extracting(Fire::fireTime).containsExactly(at("10:00:00"));
+        assertThat(due).filteredOn(fire -> fire.kind() == Fire.Kind.MISSED).extracting(Fire::fireTime)
+                .containsExactly(at("09:59:58"), at("09:59:59"));
     }
 
     @Test
