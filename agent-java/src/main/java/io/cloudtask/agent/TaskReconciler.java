@@ -39,6 +39,8 @@ final class TaskReconciler {
     private volatile Map<String, Long> assigned = Map.of();
     /** When each assigned task was given to this agent, as the allocation says (may be absent). */
     private volatile Map<String, com.google.protobuf.Timestamp> assignedAt = Map.of();
+    /** Tasks that another agent held before they were assigned here: they have a hand-over gap. */
+    private volatile Set<String> moved = Set.of();
     private volatile boolean anyApplied;
     private volatile long lastEpoch;
 
@@ -65,10 +67,14 @@ final class TaskReconciler {
         }
         Map<String, Long> tasks = new HashMap<>();
         Map<String, com.google.protobuf.Timestamp> since = new HashMap<>();
+        Set<String> movedHere = new java.util.HashSet<>();
         for (AssignedTask task : assignment.getTasksList()) {
             tasks.put(task.getTaskId(), task.getSpecVersion());
             if (task.hasAssignedAt()) {
                 since.put(task.getTaskId(), task.getAssignedAt());
+            }
+            if (!task.getPreviousAgentId().isEmpty()) {
+                movedHere.add(task.getTaskId());
             }
         }
         boolean changed = !anyApplied || assignment.getEpoch() != lastEpoch || !tasks.equals(assigned);
@@ -76,6 +82,7 @@ final class TaskReconciler {
         lastEpoch = assignment.getEpoch();
         assigned = Map.copyOf(tasks);
         assignedAt = Map.copyOf(since);
+        moved = Set.copyOf(movedHere);
         if (changed) {
             log.info("applied assignment epoch {}: {} task(s)", Long.toUnsignedString(lastEpoch), assigned.size());
         }
@@ -141,7 +148,9 @@ final class TaskReconciler {
         for (String taskId : assigned.keySet()) {
             cache.get(taskId).ifPresent(spec -> {
                 fireable.put(taskId, noReplayBefore(spec, assignedAt.get(taskId)));
-                handOverFrom(spec, assignedAt.get(taskId)).ifPresent(from -> handOverFrom.put(taskId, from));
+                if (moved.contains(taskId)) {
+                    handOverFrom(spec, assignedAt.get(taskId)).ifPresent(from -> handOverFrom.put(taskId, from));
+                }
             });
         }
         scheduler.accept(fireable, handOverFrom);

@@ -20,6 +20,7 @@ class TaskReconcilerTest {
     Path specDir;
 
     private final List<Map<String, TaskSpec>> published = new ArrayList<>();
+    private final List<Map<String, java.time.Instant>> handOvers = new ArrayList<>();
     private final List<Collection<String>> requested = new ArrayList<>();
 
     @Test
@@ -33,6 +34,29 @@ class TaskReconcilerTest {
 
         assertThat(requested).singleElement().satisfies(ids -> assertThat(ids).containsExactlyInAnyOrder("b", "c"));
         assertThat(last().keySet()).containsExactlyInAnyOrder("a", "b");
+    }
+
+    @Test
+    void onlyATaskThatMovedFromAnotherAgentHasAHandOverGapAndNoFireBeforeItsAssignmentReplays() {
+        SpecCache cache = new SpecCache(specDir);
+        java.time.Instant created = java.time.Instant.parse("2030-01-01T09:00:00Z");
+        java.time.Instant assigned = java.time.Instant.parse("2030-01-01T10:00:00Z");
+        for (String id : List.of("moved", "new")) {
+            cache.put(TestSpecs.cron(id, 1, TestSpecs.EVERY_SECOND)
+                    .setVersionCreatedAt(io.cloudtask.schedule.Timestamps.of(created)).build());
+        }
+        TaskReconciler reconciler = reconciler(cache);
+
+        reconciler.applyAssignment(Assignment.newBuilder().setEpoch(1)
+                .addTasks(AssignedTask.newBuilder().setTaskId("moved").setSpecVersion(1)
+                        .setAssignedAt(io.cloudtask.schedule.Timestamps.of(assigned)).setPreviousAgentId("agent-x"))
+                .addTasks(AssignedTask.newBuilder().setTaskId("new").setSpecVersion(1)
+                        .setAssignedAt(io.cloudtask.schedule.Timestamps.of(assigned))).build());
+
+        assertThat(handOvers.get(handOvers.size() - 1))
+                .containsExactly(Map.entry("moved", assigned.minus(io.cloudtask.agent.schedule.FirePlan.HAND_OVER_LOOKBACK)));
+        assertThat(last().values()).allSatisfy(spec -> assertThat(
+                io.cloudtask.schedule.Timestamps.toInstant(spec.getVersionCreatedAt())).isEqualTo(assigned));
     }
 
     @Test
@@ -82,7 +106,10 @@ class TaskReconcilerTest {
     }
 
     private TaskReconciler reconciler(SpecCache cache) {
-        return new TaskReconciler(cache, (specs, handOverFrom) -> published.add(specs), requested::add);
+        return new TaskReconciler(cache, (specs, handOverFrom) -> {
+            published.add(specs);
+            handOvers.add(handOverFrom);
+        }, requested::add);
     }
 
     private Map<String, TaskSpec> last() {

@@ -247,28 +247,38 @@ class AllocationPublisher implements AutoCloseable {
         List<String> order = new ArrayList<>(agents);
         order.sort(java.util.Comparator.comparing((String agentId) -> !losesATask(published.get(agentId),
                 allocation.tasksOf(agentId))).thenComparing(agentId -> agentId));
+        // Who held each task before this publication: a task that moves carries its previous agent.
+        Map<String, String> heldBefore = new HashMap<>();
+        published.forEach((agentId, node) -> node.taskIds().forEach(taskId -> heldBefore.putIfAbsent(taskId, agentId)));
         for (String agentId : order) {
-            Map<String, com.google.protobuf.Timestamp> since = assignedSince(published.get(agentId));
+            Map<String, AssignedTask> kept = new HashMap<>();
+            if (published.get(agentId) != null) {
+                published.get(agentId).tasks().forEach(task -> kept.put(task.getTaskId(), task));
+            }
             com.google.protobuf.Timestamp now = Timestamps.of(allocation.at());
             List<AssignedTask> desired = allocation.tasksOf(agentId).stream()
-                    .map(taskId -> AssignedTask.newBuilder().setTaskId(taskId).setSpecVersion(versions.get(taskId))
-                            .setAssignedAt(since.getOrDefault(taskId, now)).build())
+                    .map(taskId -> assignedTask(taskId, versions.get(taskId), kept.get(taskId), now,
+                            heldBefore.get(taskId), agentId))
                     .toList();
             write(cluster, agentId, published.get(agentId), desired, allocation.at());
         }
     }
 
-    /** When each task of an agent's current assignment was given to it (kept while it stays). */
-    private static Map<String, com.google.protobuf.Timestamp> assignedSince(Published before) {
-        Map<String, com.google.protobuf.Timestamp> since = new HashMap<>();
-        if (before != null) {
-            for (AssignedTask task : before.tasks()) {
-                if (task.hasAssignedAt()) {
-                    since.put(task.getTaskId(), task.getAssignedAt());
-                }
-            }
+    /**
+     * A task of an agent's assignment: a task it keeps keeps when it was assigned and from whom it
+     * came; a task new to it is assigned now, from the agent that held it before (if any).
+     */
+    private static AssignedTask assignedTask(String taskId, long version, AssignedTask kept,
+            com.google.protobuf.Timestamp now, String previousHolder, String agentId) {
+        AssignedTask.Builder task = AssignedTask.newBuilder().setTaskId(taskId).setSpecVersion(version);
+        if (kept != null && kept.hasAssignedAt()) {
+            return task.setAssignedAt(kept.getAssignedAt()).setPreviousAgentId(kept.getPreviousAgentId()).build();
         }
-        return since;
+        task.setAssignedAt(now);
+        if (previousHolder != null && !previousHolder.equals(agentId)) {
+            task.setPreviousAgentId(previousHolder);
+        }
+        return task.build();
     }
 
     private static boolean losesATask(Published before, List<String> after) {
