@@ -390,8 +390,7 @@ public final class Benchmarks {
                     List.of("one run's output into PostgreSQL (" + megabytes + " MiB, 32 KiB chunks, 16 MiB cap)",
                             fmt(megabytes / outputSeconds) + " MiB/s", "≥ 50 MB/s"),
                     List.of("finished short runs ingested (" + shortRuns + " runs, 3 events each)",
-                            fmt(shortRuns / runsSeconds) + " runs/s", "≥ 5,000/s"),
-                    List.of("strict-claim round trip", "n/a: strict claims are not built yet", "p99 ≤ 5 ms"));
+                            fmt(shortRuns / runsSeconds) + " runs/s", "≥ 5,000/s"));
         } finally {
             channel.shutdownNow();
         }
@@ -453,7 +452,8 @@ public final class Benchmarks {
         TimeUnit.SECONDS.sleep(12);
         Instant firstMovedStart = null;
         for (JsonNode run : api.queryRuns("agentId=bench-agent-2&from=" + killed.minusSeconds(1))) {
-            if (onFirst.contains(run.get("taskId").asText())) {
+            // Runs that never started (the hand-over gap's MISSED records) have no start.
+            if (onFirst.contains(run.get("taskId").asText()) && !run.get("startedAt").isNull()) {
                 Instant started = Instant.parse(run.get("startedAt").asText());
                 if (firstMovedStart == null || started.isBefore(firstMovedStart)) {
                     firstMovedStart = started;
