@@ -6,27 +6,22 @@ import static org.awaitility.Awaitility.await;
 import com.fasterxml.jackson.databind.JsonNode;
 import io.cloudtask.controlplane.testing.ControlPlaneTest;
 import io.cloudtask.controlplane.testing.RestClient;
-import io.cloudtask.proto.v1.AgentGatewayGrpc;
-import io.cloudtask.proto.v1.AgentInfo;
+import io.cloudtask.controlplane.testing.TestAgentStream;
 import io.cloudtask.proto.v1.AgentMessage;
 import io.cloudtask.proto.v1.ClaimAnswer;
 import io.cloudtask.proto.v1.ControlMessage;
 import io.cloudtask.proto.v1.FireClaim;
-import io.cloudtask.proto.v1.Hello;
 import io.cloudtask.proto.v1.SpecRequest;
 import io.cloudtask.proto.v1.TaskSpec;
 import io.cloudtask.schedule.Timestamps;
 import io.grpc.ManagedChannel;
 import io.grpc.ManagedChannelBuilder;
-import io.grpc.stub.StreamObserver;
 import io.micronaut.context.annotation.Value;
 import io.micronaut.runtime.server.EmbeddedServer;
 import io.micronaut.test.extensions.junit5.annotation.MicronautTest;
 import jakarta.inject.Inject;
 import java.time.Duration;
 import java.time.Instant;
-import java.util.List;
-import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.atomic.AtomicLong;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
@@ -59,40 +54,22 @@ class FireClaimsTest extends ControlPlaneTest {
         channel.shutdownNow();
     }
 
-    private final class AgentStream implements StreamObserver<ControlMessage> {
-        final List<ControlMessage> received = new CopyOnWriteArrayList<>();
-        final StreamObserver<AgentMessage> out = AgentGatewayGrpc.newStub(channel).connect(this);
+    private TestAgentStream agent(String agentId) {
+        return new TestAgentStream(channel).hello(agentId, "default");
+    }
 
-        @Override
-        public void onNext(ControlMessage message) {
-            received.add(message);
+    /** Claims a fire over the agent's stream and waits for the answer. */
+    private static ClaimAnswer claim(TestAgentStream agent, String taskId, Instant fire, boolean broadcast) {
+        long id = CLAIM_IDS.incrementAndGet();
+        FireClaim.Builder claim = FireClaim.newBuilder().setClaimId(id).setTaskId(taskId).setSpecVersion(1)
+                .setBroadcast(broadcast);
+        if (fire != null) {
+            claim.setFireTime(Timestamps.of(fire));
         }
-
-        @Override
-        public void onError(Throwable t) {}
-
-        @Override
-        public void onCompleted() {}
-
-        AgentStream hello(String agentId) {
-            out.onNext(AgentMessage.newBuilder().setHello(Hello.newBuilder().setAgentId(agentId).setCluster("default")
-                    .setProtocolVersion(1).setInfo(AgentInfo.newBuilder().setAgentId(agentId).setHostname("h"))).build());
-            await().atMost(WAIT).until(() -> received.stream().anyMatch(ControlMessage::hasWelcome));
-            return this;
-        }
-
-        synchronized ClaimAnswer claim(String taskId, Instant fire, boolean broadcast) {
-            long id = CLAIM_IDS.incrementAndGet();
-            FireClaim.Builder claim = FireClaim.newBuilder().setClaimId(id).setTaskId(taskId).setSpecVersion(1)
-                    .setBroadcast(broadcast);
-            if (fire != null) {
-                claim.setFireTime(Timestamps.of(fire));
-            }
-            out.onNext(AgentMessage.newBuilder().setFireClaim(claim).build());
-            return await().atMost(WAIT).until(() -> received.stream().filter(ControlMessage::hasClaimAnswer)
-                    .map(ControlMessage::getClaimAnswer).filter(a -> a.getClaimId() == id).findFirst().orElse(null),
-                    answer -> answer != null);
-        }
+        agent.send(AgentMessage.newBuilder().setFireClaim(claim).build());
+        return await().atMost(WAIT).until(() -> agent.received(ControlMessage::hasClaimAnswer,
+                ControlMessage::getClaimAnswer).stream().filter(a -> a.getClaimId() == id).findFirst().orElse(null),
+                answer -> answer != null);
     }
 
     private String createStrictTask(String name) {
@@ -106,24 +83,24 @@ class FireClaimsTest extends ControlPlaneTest {
     @Test
     void aFireIsGrantedToOneAgentOnceAndAgainToItsHolder() {
         String taskId = createStrictTask("strict-once");
-        AgentStream first = new AgentStream().hello("claim-agent-1");
-        AgentStream second = new AgentStream().hello("claim-agent-2");
+        TestAgentStream first = agent("claim-agent-1");
+        TestAgentStream second = agent("claim-agent-2");
 
-        assertThat(first.claim(taskId, FIRE, false).getGranted()).isTrue();
-        ClaimAnswer denied = second.claim(taskId, FIRE, false);
+        assertThat(claim(first, taskId, FIRE, false).getGranted()).isTrue();
+        ClaimAnswer denied = claim(second, taskId, FIRE, false);
         assertThat(denied.getGranted()).isFalse();
         assertThat(denied.getHolderAgentId()).isEqualTo("claim-agent-1");
         assertThat(denied.getReason()).contains("claimed by agent claim-agent-1");
         // The holder asking again (its answer was lost) is granted again; the next fire is free.
-        assertThat(first.claim(taskId, FIRE, false).getGranted()).isTrue();
-        assertThat(second.claim(taskId, FIRE.plusSeconds(1), false).getGranted()).isTrue();
+        assertThat(claim(first, taskId, FIRE, false).getGranted()).isTrue();
+        assertThat(claim(second, taskId, FIRE.plusSeconds(1), false).getGranted()).isTrue();
     }
 
     @Test
     void twoAgentsRacingForTheSameFiresGetEachFireExactlyOnce() throws Exception {
         String taskId = createStrictTask("strict-race");
-        AgentStream first = new AgentStream().hello("claim-agent-7");
-        AgentStream second = new AgentStream().hello("claim-agent-8");
+        TestAgentStream first = agent("claim-agent-7");
+        TestAgentStream second = agent("claim-agent-8");
         int fires = 200;
         java.util.concurrent.ExecutorService racers = java.util.concurrent.Executors.newFixedThreadPool(2);
         try {
@@ -138,11 +115,11 @@ class FireClaimsTest extends ControlPlaneTest {
         }
     }
 
-    private static java.util.Set<Instant> grants(AgentStream agent, String taskId, int fires) {
+    private static java.util.Set<Instant> grants(TestAgentStream agent, String taskId, int fires) {
         java.util.Set<Instant> granted = new java.util.HashSet<>();
         for (int i = 0; i < fires; i++) {
             Instant fire = FIRE.plusSeconds(1000 + i);
-            if (agent.claim(taskId, fire, false).getGranted()) {
+            if (claim(agent, taskId, fire, false).getGranted()) {
                 granted.add(fire);
             }
         }
@@ -152,33 +129,34 @@ class FireClaimsTest extends ControlPlaneTest {
     @Test
     void eachAgentClaimsItsOwnCopyOfABroadcastFire() {
         String taskId = createStrictTask("strict-broadcast");
-        AgentStream first = new AgentStream().hello("claim-agent-3");
-        AgentStream second = new AgentStream().hello("claim-agent-4");
+        TestAgentStream first = agent("claim-agent-3");
+        TestAgentStream second = agent("claim-agent-4");
 
-        assertThat(first.claim(taskId, FIRE, true).getGranted()).isTrue();
-        assertThat(second.claim(taskId, FIRE, true).getGranted()).isTrue();
+        assertThat(claim(first, taskId, FIRE, true).getGranted()).isTrue();
+        assertThat(claim(second, taskId, FIRE, true).getGranted()).isTrue();
     }
 
     @Test
     void claimsOfUnknownTasksAndMalformedClaimsAreDeniedWithTheReason() {
         String taskId = createStrictTask("strict-deleted");
-        AgentStream agent = new AgentStream().hello("claim-agent-5");
+        TestAgentStream agent = agent("claim-agent-5");
 
-        assertThat(agent.claim("00000000-0000-0000-0000-000000000009", FIRE, false).getReason())
+        assertThat(claim(agent, "00000000-0000-0000-0000-000000000009", FIRE, false).getReason())
                 .contains("is deleted or not in cluster 'default'");
-        assertThat(agent.claim("not-a-task", FIRE, false).getReason()).contains("is not a task id");
-        assertThat(agent.claim(taskId, null, false).getReason()).contains("fire_time is missing");
+        assertThat(claim(agent, "not-a-task", FIRE, false).getReason()).contains("is not a task id");
+        assertThat(claim(agent, taskId, null, false).getReason()).contains("fire_time is missing");
         assertThat(rest.delete("/api/v1/tasks/" + taskId).status()).isEqualTo(204);
-        assertThat(agent.claim(taskId, FIRE, false).getGranted()).isFalse();
+        assertThat(claim(agent, taskId, FIRE, false).getGranted()).isFalse();
     }
 
     @Test
     void theDeliveryPolicyReachesTheSpecAndIsValidated() {
         String taskId = createStrictTask("strict-spec");
-        AgentStream agent = new AgentStream().hello("claim-agent-6");
-        agent.out.onNext(AgentMessage.newBuilder().setSpecRequest(SpecRequest.newBuilder().addTaskIds(taskId)).build());
-        TaskSpec spec = await().atMost(WAIT).until(() -> agent.received.stream().filter(ControlMessage::hasTaskSpecs)
-                .findFirst().map(m -> m.getTaskSpecs().getSpecs(0)).orElse(null), s -> s != null);
+        TestAgentStream agent = agent("claim-agent-6");
+        agent.send(AgentMessage.newBuilder().setSpecRequest(SpecRequest.newBuilder().addTaskIds(taskId)).build());
+        TaskSpec spec = await().atMost(WAIT).until(() -> agent.received(ControlMessage::hasTaskSpecs,
+                ControlMessage::getTaskSpecs).stream().findFirst().map(specs -> specs.getSpecs(0)).orElse(null),
+                s -> s != null);
         assertThat(spec.getStrict()).isTrue();
 
         RestClient.Response standard = rest.post("/api/v1/tasks", "{\"name\": \"standard\", \"command\": \"true\","

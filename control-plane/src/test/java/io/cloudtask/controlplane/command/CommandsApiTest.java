@@ -6,14 +6,13 @@ import static org.awaitility.Awaitility.await;
 import com.fasterxml.jackson.databind.JsonNode;
 import io.cloudtask.controlplane.testing.ControlPlaneTest;
 import io.cloudtask.controlplane.testing.RestClient;
-import io.cloudtask.proto.v1.AgentGatewayGrpc;
+import io.cloudtask.controlplane.testing.TestAgentStream;
 import io.cloudtask.proto.v1.AgentInfo;
 import io.cloudtask.proto.v1.AgentMessage;
 import io.cloudtask.proto.v1.AssignedTask;
 import io.cloudtask.proto.v1.CommandAck;
 import io.cloudtask.proto.v1.CommandOutcome;
 import io.cloudtask.proto.v1.ControlMessage;
-import io.cloudtask.proto.v1.Hello;
 import io.cloudtask.proto.v1.KillRun;
 import io.cloudtask.proto.v1.RunFinished;
 import io.cloudtask.proto.v1.RunNow;
@@ -25,7 +24,6 @@ import io.cloudtask.protocol.ZkLayout;
 import io.cloudtask.schedule.Timestamps;
 import io.grpc.ManagedChannel;
 import io.grpc.ManagedChannelBuilder;
-import io.grpc.stub.StreamObserver;
 import io.micronaut.context.annotation.Value;
 import io.micronaut.runtime.server.EmbeddedServer;
 import io.micronaut.test.extensions.junit5.annotation.MicronautTest;
@@ -35,9 +33,7 @@ import java.time.Instant;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
-import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.atomic.AtomicLong;
-import java.util.function.Function;
 import org.apache.curator.framework.CuratorFramework;
 import org.apache.curator.framework.CuratorFrameworkFactory;
 import org.apache.curator.retry.RetryOneTime;
@@ -84,46 +80,23 @@ class CommandsApiTest extends ControlPlaneTest {
         agentSide.close();
     }
 
-    /** An agent's stream that records the commands it gets and may answer them as it gets them. */
-    private final class AgentStream implements StreamObserver<ControlMessage> {
-        final List<ControlMessage> received = new CopyOnWriteArrayList<>();
-        final StreamObserver<AgentMessage> out = AgentGatewayGrpc.newStub(channel).connect(this);
-        volatile Function<ControlMessage, CommandAck> autoAnswer;
+    private TestAgentStream agent(String agentId) {
+        return new TestAgentStream(channel).hello(agentId, "default");
+    }
 
-        @Override
-        public synchronized void onNext(ControlMessage message) {
-            received.add(message);
-            Function<ControlMessage, CommandAck> answer = autoAnswer;
-            if (answer != null && (message.hasRunNow() || message.hasKillRun())) {
-                out.onNext(AgentMessage.newBuilder().setCommandAck(answer.apply(message)).build());
-            }
-        }
+    private static List<RunNow> runNows(TestAgentStream agent) {
+        return agent.received(ControlMessage::hasRunNow, ControlMessage::getRunNow);
+    }
 
-        @Override
-        public void onError(Throwable t) {}
+    private static List<KillRun> kills(TestAgentStream agent) {
+        return agent.received(ControlMessage::hasKillRun, ControlMessage::getKillRun);
+    }
 
-        @Override
-        public void onCompleted() {}
-
-        AgentStream hello(String agentId) {
-            out.onNext(AgentMessage.newBuilder().setHello(Hello.newBuilder().setAgentId(agentId).setCluster("default")
-                    .setProtocolVersion(1).setInfo(AgentInfo.newBuilder().setAgentId(agentId).setHostname("test-host")
-                            .setOs("linux").setArch("amd64"))).build());
-            await().atMost(WAIT).until(() -> received.stream().anyMatch(ControlMessage::hasWelcome));
-            return this;
-        }
-
-        synchronized void send(AgentMessage message) {
-            out.onNext(message);
-        }
-
-        List<RunNow> runNows() {
-            return received.stream().filter(ControlMessage::hasRunNow).map(ControlMessage::getRunNow).toList();
-        }
-
-        List<KillRun> kills() {
-            return received.stream().filter(ControlMessage::hasKillRun).map(ControlMessage::getKillRun).toList();
-        }
+    /** Answers every command, as an agent does, with {@code answer}. */
+    private static java.util.function.Function<ControlMessage, AgentMessage> answering(
+            java.util.function.Function<ControlMessage, CommandAck> answer) {
+        return message -> message.hasRunNow() || message.hasKillRun()
+                ? AgentMessage.newBuilder().setCommandAck(answer.apply(message)).build() : null;
     }
 
     private static CommandAck accept(ControlMessage command) {
@@ -169,8 +142,8 @@ class CommandsApiTest extends ControlPlaneTest {
     void runNowSendsTheCurrentSpecWithOverridesAndWaitsForTheAgentsAnswer() throws Exception {
         String taskId = createTask("run-now-task", "\"argv\": [\"/bin/echo\", \"default\"]");
         String agentId = agentHolding(taskId);
-        AgentStream agent = new AgentStream().hello(agentId);
-        agent.autoAnswer = CommandsApiTest::accept;
+        TestAgentStream agent = agent(agentId);
+        agent.respondWith(answering(CommandsApiTest::accept));
         assertThat(rest.put("/api/v1/tasks/" + taskId, "{\"name\": \"run-now-task\", \"argv\": [\"/bin/echo\", \"edited\"],"
                 + " \"schedules\": [], \"version\": 1}").status()).isEqualTo(200);
 
@@ -185,7 +158,7 @@ class CommandsApiTest extends ControlPlaneTest {
         assertThat(command.get("message").asText()).isEqualTo("done");
         String commandId = command.get("id").asText();
         assertThat(command.get("runId").asText()).isEqualTo(RunIds.commandRunId(taskId, commandId, 1));
-        RunNow runNow = agent.runNows().get(0);
+        RunNow runNow = runNows(agent).get(0);
         assertThat(runNow.getCommandId()).isEqualTo(commandId);
         assertThat(runNow.getSpec().getVersion()).as("the edit saved just before is what runs").isEqualTo(2);
         assertThat(runNow.getSpec().getCommand().getArgv().getArgsList()).containsExactly("/bin/echo", "edited");
@@ -199,10 +172,10 @@ class CommandsApiTest extends ControlPlaneTest {
     void aManualRunAndAScheduledFireAtTheSameInstantAreTwoRuns() throws Exception {
         String taskId = createTask("same-instant-task", "\"command\": \"true\"");
         String agentId = agentHolding(taskId);
-        AgentStream agent = new AgentStream().hello(agentId);
-        agent.autoAnswer = CommandsApiTest::accept;
+        TestAgentStream agent = agent(agentId);
+        agent.respondWith(answering(CommandsApiTest::accept));
         JsonNode command = rest.post("/api/v1/tasks/" + taskId + "/runs", "").json();
-        RunNow runNow = agent.runNows().get(0);
+        RunNow runNow = runNows(agent).get(0);
         Instant instant = Timestamps.toInstant(runNow.getRequestedAt());
         String manualRun = command.get("runId").asText();
         String scheduledRun = RunIds.runId(taskId, instant, 1);
@@ -222,17 +195,17 @@ class CommandsApiTest extends ControlPlaneTest {
     void anUnansweredCommandIsDeliveredAgainOnTheAgentsNextStreamAndExpiresWithoutAnAnswer() throws Exception {
         String taskId = createTask("redelivered-task", "\"command\": \"true\"");
         String agentId = agentHolding(taskId);
-        AgentStream first = new AgentStream().hello(agentId);
+        TestAgentStream first = agent(agentId);
 
         JsonNode command = rest.post("/api/v1/tasks/" + taskId + "/runs?wait=0", "").json();
         String commandId = command.get("id").asText();
-        await().atMost(WAIT).until(() -> !first.runNows().isEmpty());
+        await().atMost(WAIT).until(() -> !runNows(first).isEmpty());
         assertThat(rest.get("/api/v1/commands/" + commandId).json().get("state").asText()).isEqualTo("DELIVERED");
-        first.out.onCompleted();
+        first.complete();
 
-        AgentStream second = new AgentStream().hello(agentId);
-        await().atMost(WAIT).until(() -> !second.runNows().isEmpty());
-        assertThat(second.runNows().get(0).getCommandId()).isEqualTo(commandId);
+        TestAgentStream second = agent(agentId);
+        await().atMost(WAIT).until(() -> !runNows(second).isEmpty());
+        assertThat(runNows(second).get(0).getCommandId()).isEqualTo(commandId);
 
         await().atMost(WAIT).until(() -> rest.get("/api/v1/commands/" + commandId).json().get("state").asText()
                 .equals("EXPIRED"));
@@ -253,24 +226,25 @@ class CommandsApiTest extends ControlPlaneTest {
         JsonNode command = rest.post("/api/v1/tasks/" + taskId + "/runs?wait=0", "").json();
         assertThat(command.get("state").asText()).isEqualTo("PENDING");
 
-        AgentStream agent = new AgentStream().hello(agentId);
-        await().atMost(WAIT).until(() -> !agent.runNows().isEmpty());
-        assertThat(agent.runNows().get(0).getCommandId()).isEqualTo(command.get("id").asText());
+        TestAgentStream agent = agent(agentId);
+        await().atMost(WAIT).until(() -> !runNows(agent).isEmpty());
+        assertThat(runNows(agent).get(0).getCommandId()).isEqualTo(command.get("id").asText());
     }
 
     @Test
     void killSendsTheReasonToTheRunsAgentAndRecordsARejection() throws Exception {
         String taskId = createTask("kill-task", "\"command\": \"sleep 60\"");
         String agentId = agentHolding(taskId);
-        AgentStream agent = new AgentStream().hello(agentId);
+        TestAgentStream agent = agent(agentId);
         Instant fire = Instant.parse("2026-05-01T10:00:00Z");
         String runId = RunIds.runId(taskId, fire, 1);
         agent.send(AgentMessage.newBuilder().setJournalSequence(1).setRunStarted(RunStarted.newBuilder().setRunId(runId)
                 .setTaskId(taskId).setFireTime(Timestamps.of(fire)).setAttempt(1).setTrigger(Trigger.TRIGGER_SCHEDULE)
                 .setSpecVersion(1).setStartedAt(Timestamps.of(fire))).build());
         await().atMost(WAIT).until(() -> rest.get("/api/v1/runs/" + runId).status() == 200);
-        agent.autoAnswer = message -> CommandAck.newBuilder().setCommandId(message.getKillRun().getCommandId())
-                .setOutcome(CommandOutcome.COMMAND_OUTCOME_REJECTED).setMessage("run is not running on this agent").build();
+        agent.respondWith(answering(message -> CommandAck.newBuilder().setCommandId(message.getKillRun().getCommandId())
+                .setOutcome(CommandOutcome.COMMAND_OUTCOME_REJECTED).setMessage("run is not running on this agent")
+                .build()));
 
         RestClient.Response response = rest.post("/api/v1/runs/" + runId + "/kill", "{\"reason\": \"stuck\"}");
 
@@ -278,7 +252,7 @@ class CommandsApiTest extends ControlPlaneTest {
         assertThat(response.json().get("kind").asText()).isEqualTo("KILL_RUN");
         assertThat(response.json().get("state").asText()).isEqualTo("REJECTED");
         assertThat(response.json().get("message").asText()).isEqualTo("run is not running on this agent");
-        assertThat(agent.kills()).singleElement().satisfies(kill -> {
+        assertThat(kills(agent)).singleElement().satisfies(kill -> {
             assertThat(kill.getRunId()).isEqualTo(runId);
             assertThat(kill.getReason()).isEqualTo("killed on request: stuck");
         });

@@ -7,12 +7,9 @@ import static org.awaitility.Awaitility.await;
 import com.google.protobuf.ByteString;
 import io.cloudtask.controlplane.testing.ControlPlaneTest;
 import io.cloudtask.controlplane.testing.RestClient;
-import io.cloudtask.proto.v1.AgentGatewayGrpc;
-import io.cloudtask.proto.v1.AgentInfo;
+import io.cloudtask.controlplane.testing.TestAgentStream;
 import io.cloudtask.proto.v1.AgentMessage;
-import io.cloudtask.proto.v1.ControlMessage;
 import io.cloudtask.proto.v1.GetRunRequest;
-import io.cloudtask.proto.v1.Hello;
 import io.cloudtask.proto.v1.OutputChunk;
 import io.cloudtask.proto.v1.OutputStream;
 import io.cloudtask.proto.v1.Run;
@@ -59,38 +56,23 @@ class RunGrpcServiceTest extends ControlPlaneTest {
 
     RestClient rest;
     ManagedChannel channel;
-    StreamObserver<AgentMessage> agent;
+    TestAgentStream agent;
 
     @BeforeEach
     void connect() {
         rest = new RestClient(server.getURI());
         channel = ManagedChannelBuilder.forAddress("127.0.0.1", grpcPort).usePlaintext().build();
-        List<ControlMessage> received = new CopyOnWriteArrayList<>();
-        agent = AgentGatewayGrpc.newStub(channel).connect(new StreamObserver<>() {
-            @Override
-            public void onNext(ControlMessage message) {
-                received.add(message);
-            }
-
-            @Override
-            public void onError(Throwable t) {}
-
-            @Override
-            public void onCompleted() {}
-        });
-        agent.onNext(AgentMessage.newBuilder().setHello(Hello.newBuilder().setAgentId("tail-agent").setCluster("default")
-                .setProtocolVersion(1).setInfo(AgentInfo.newBuilder().setAgentId("tail-agent").setHostname("h"))).build());
-        await().atMost(WAIT).until(() -> received.stream().anyMatch(ControlMessage::hasWelcome));
+        agent = new TestAgentStream(channel).hello("tail-agent", "default");
     }
 
     @AfterEach
     void disconnect() {
-        agent.onCompleted();
+        agent.complete();
         channel.shutdownNow();
     }
 
     private synchronized void report(AgentMessage.Builder event) {
-        agent.onNext(event.setJournalSequence(JOURNAL.incrementAndGet()).build());
+        agent.send(event.setJournalSequence(JOURNAL.incrementAndGet()).build());
     }
 
     private String startRun(String name) {
