@@ -145,15 +145,8 @@ public final class GatewayClient implements AutoCloseable {
             return;
         }
         List<String> ids = List.copyOf(taskIds);
-        onExecutor(() -> {
-            Session s = session;
-            if (s == null || !s.welcomed) {
-                log.debug("not requesting specs of {} task(s): no stream yet", ids.size());
-                return;
-            }
-            s.requests.onNext(AgentMessage.newBuilder()
-                    .setSpecRequest(SpecRequest.newBuilder().addAllTaskIds(ids)).build());
-        });
+        sendOnWelcomedStream(AgentMessage.newBuilder().setSpecRequest(SpecRequest.newBuilder().addAllTaskIds(ids)).build(),
+                () -> log.debug("not requesting specs of {} task(s): no stream yet", ids.size()));
     }
 
     /**
@@ -161,12 +154,7 @@ public final class GatewayClient implements AutoCloseable {
      * again after every Welcome.
      */
     public void sendFireClaim(FireClaim claim) {
-        onExecutor(() -> {
-            Session s = session;
-            if (s != null && s.welcomed) {
-                s.requests.onNext(AgentMessage.newBuilder().setFireClaim(claim).build());
-            }
-        });
+        sendOnWelcomedStream(AgentMessage.newBuilder().setFireClaim(claim).build(), () -> { });
     }
 
     /**
@@ -174,13 +162,19 @@ public final class GatewayClient implements AutoCloseable {
      * unanswered command again on the next stream, and the agent answers it again from its journal.
      */
     public void sendCommandAck(CommandAck ack) {
+        sendOnWelcomedStream(AgentMessage.newBuilder().setCommandAck(ack).build(), () -> log.info(
+                "not answering command {} now: no stream; it is answered when delivered again", ack.getCommandId()));
+    }
+
+    /** Sends a message that is not a run event on the current stream, if one is welcomed. */
+    private void sendOnWelcomedStream(AgentMessage message, Runnable whenDropped) {
         onExecutor(() -> {
             Session s = session;
             if (s == null || !s.welcomed) {
-                log.info("not answering command {} now: no stream; it is answered when delivered again", ack.getCommandId());
+                whenDropped.run();
                 return;
             }
-            s.requests.onNext(AgentMessage.newBuilder().setCommandAck(ack).build());
+            s.requests.onNext(message);
         });
     }
 

@@ -159,18 +159,7 @@ public final class ProcessRunner implements AutoCloseable {
      * together share one disk flush. After {@link #close} it journals on the calling thread.
      */
     public void reportNotRunLater(RunRequest request, RunStatus status, String error) {
-        try {
-            supervisors.execute(() -> {
-                try {
-                    reportNotRun(request, status, error);
-                } catch (RuntimeException e) {
-                    log.error("task {} fire {}: could not journal {} ({})", request.taskId(), request.fireTime(), status,
-                            error, e);
-                }
-            });
-        } catch (RejectedExecutionException e) {
-            reportNotRun(request, status, error);
-        }
+        journalNotRunLater(request, status, error, false);
     }
 
     /**
@@ -179,17 +168,21 @@ public final class ProcessRunner implements AutoCloseable {
      * its report replaces this record.
      */
     public void reportProvisionallyMissedLater(RunRequest request, String error) {
+        journalNotRunLater(request, RunStatus.RUN_STATUS_MISSED, error, true);
+    }
+
+    private void journalNotRunLater(RunRequest request, RunStatus status, String error, boolean provisional) {
         try {
             supervisors.execute(() -> {
                 try {
-                    reportNotRun(request, RunStatus.RUN_STATUS_MISSED, error, true);
+                    reportNotRun(request, status, error, provisional);
                 } catch (RuntimeException e) {
-                    log.error("task {} fire {}: could not journal the hand-over record", request.taskId(),
-                            request.fireTime(), e);
+                    log.error("task {} fire {}: could not journal {} ({})", request.taskId(), request.fireTime(), status,
+                            error, e);
                 }
             });
         } catch (RejectedExecutionException e) {
-            reportNotRun(request, RunStatus.RUN_STATUS_MISSED, error, true);
+            reportNotRun(request, status, error, provisional);
         }
     }
 

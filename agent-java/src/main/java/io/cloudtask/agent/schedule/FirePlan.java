@@ -130,15 +130,14 @@ public final class FirePlan {
                 // is on its way here). A task held before keeps its marker.
                 Instant floor = now;
                 if (schedule != null && spec.hasVersionCreatedAt()) {
+                    Instant last = lastFires.get(taskId);
                     Instant versionFloor = io.cloudtask.schedule.Timestamps.toInstant(spec.getVersionCreatedAt());
                     if (versionFloor.isBefore(now)) {
                         floor = max(versionFloor, now.minus(HAND_OVER_LOOKBACK));
-                        Instant last = lastFires.get(taskId);
                         entry.next = schedule.nextAfter(last == null ? floor : max(floor, last)).orElse(null);
                     }
                     Instant gapFrom = handOverFrom.get(taskId);
                     if (gapFrom != null) {
-                        Instant last = lastFires.get(taskId);
                         Instant from = max(gapFrom, now.minus(HAND_OVER_LOOKBACK));
                         entry.handOver = handOverInstants(schedule, last == null ? from : max(from, last),
                                 floor.isBefore(now) ? floor.plusNanos(1) : now);

@@ -46,7 +46,6 @@ public class CommandRelay {
     private final ConcurrentMap<UUID, CompletableFuture<Void>> answerWaiters = new ConcurrentHashMap<>();
     private final CountDownLatch stopped = new CountDownLatch(1);
     private final Thread listener;
-    private volatile boolean listening;
     private volatile Connection listenConnection;
 
     CommandRelay(CommandStore store, AgentGatewayService gateway, Clock clock,
@@ -64,11 +63,6 @@ public class CommandRelay {
         this.listener = new Thread(this::listen, "command-relay");
         this.listener.setDaemon(true);
         this.listener.start();
-    }
-
-    /** Whether the LISTEN connection is up (notifications arrive); for health and tests. */
-    public boolean isListening() {
-        return listening;
     }
 
     /**
@@ -131,7 +125,6 @@ public class CommandRelay {
                     log.info("listening for commands again");
                 }
                 failures = 0;
-                listening = true;
                 // Whatever was notified while nobody listened is found by the sweep.
                 PGConnection notifications = connection.unwrap(PGConnection.class);
                 while (stopped.getCount() > 0) {
@@ -151,7 +144,6 @@ public class CommandRelay {
                     log.warn("cannot listen for commands ({}); the sweep delivers them meanwhile. Retrying", e.getMessage());
                 }
             } finally {
-                listening = false;
                 listenConnection = null;
             }
             try {
