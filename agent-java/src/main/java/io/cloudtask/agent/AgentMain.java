@@ -32,8 +32,24 @@ public final class AgentMain {
     /** The JVM's property choosing how it starts processes; read once, when the first one starts. */
     static final String LAUNCH_MECHANISM = "jdk.lang.Process.launchMechanism";
 
+    /**
+     * On one or two cores the JDK's common pool has a parallelism of 1, and CompletableFuture then
+     * runs every async step on a new thread, among them the one that completes
+     * {@code Process.onExit()}: a thread created per process exit, measured as most of the agent's
+     * thread starts under load. Two common-pool workers reuse threads instead. An operator's own
+     * setting wins; must run before anything uses the common pool.
+     */
+    static void avoidThreadPerAsyncStep() {
+        if (System.getProperty(COMMON_POOL_PARALLELISM) == null && Runtime.getRuntime().availableProcessors() <= 2) {
+            System.setProperty(COMMON_POOL_PARALLELISM, "2");
+        }
+    }
+
+    static final String COMMON_POOL_PARALLELISM = "java.util.concurrent.ForkJoinPool.common.parallelism";
+
     public static void main(String[] args) throws InterruptedException {
         preferFastProcessLaunch();
+        avoidThreadPerAsyncStep();
         AgentConfig config;
         try {
             config = AgentConfig.load(args, System.getenv());

@@ -43,6 +43,10 @@ final class TaskReconciler {
     private volatile Set<String> moved = Set.of();
     private volatile boolean anyApplied;
     private volatile long lastEpoch;
+    /** The last spec handed to the scheduler per task with its replay floor applied (reconcile thread only). */
+    private final Map<String, Floored> floored = new HashMap<>();
+
+    private record Floored(TaskSpec source, com.google.protobuf.Timestamp assignedAt, TaskSpec result) {}
 
     /**
      * @param scheduler receives the fireable specs and, per task, where its hand-over gap starts
@@ -143,6 +147,7 @@ final class TaskReconciler {
     }
 
     private void publish() {
+        floored.keySet().retainAll(assigned.keySet());
         Map<String, TaskSpec> fireable = new HashMap<>();
         Map<String, java.time.Instant> handOverFrom = new HashMap<>();
         for (String taskId : assigned.keySet()) {
@@ -181,10 +186,23 @@ final class TaskReconciler {
      * gap before the assignment is accounted for separately, without running any of its fires
      * ({@link #handOverFrom}).
      */
-    private static TaskSpec noReplayBefore(TaskSpec spec, com.google.protobuf.Timestamp assignedAt) {
+    private TaskSpec noReplayBefore(TaskSpec spec, com.google.protobuf.Timestamp assignedAt) {
         if (assignedAt == null) {
             return spec;
         }
+        // The same inputs give the same instance: the scheduler compares every held spec on each
+        // publish, and an identical instance compares at once where an equal copy is compared field
+        // by field (thousands of tasks, republished on every assignment change).
+        Floored previous = floored.get(spec.getTaskId());
+        if (previous != null && previous.source == spec && previous.assignedAt.equals(assignedAt)) {
+            return previous.result;
+        }
+        TaskSpec result = withReplayFloor(spec, assignedAt);
+        floored.put(spec.getTaskId(), new Floored(spec, assignedAt, result));
+        return result;
+    }
+
+    private static TaskSpec withReplayFloor(TaskSpec spec, com.google.protobuf.Timestamp assignedAt) {
         java.time.Instant floor = io.cloudtask.schedule.Timestamps.toInstant(assignedAt);
         if (spec.hasVersionCreatedAt()
                 && !floor.isAfter(io.cloudtask.schedule.Timestamps.toInstant(spec.getVersionCreatedAt()))) {

@@ -11,6 +11,8 @@ import java.time.ZoneId;
 import java.time.ZoneOffset;
 import java.time.ZonedDateTime;
 import java.time.temporal.ChronoUnit;
+import java.util.Collections;
+import java.util.LinkedHashMap;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Optional;
@@ -36,11 +38,25 @@ final class CronFireSource extends LocalTimeFireSource {
             "@midnight", "0 0 0 * * ?",
             "@hourly", "0 0 * * * ?");
 
-    private final ExecutionTime executionTime;
+    /**
+     * Parsed expressions shared by every task that uses them: thousands of tasks on a handful of
+     * expressions hold one parse each, and tasks on the same expression that fire together ask for
+     * the same next time, computed once ({@link CompiledCron}). Bounded; evicts the least recently used.
+     */
+    private static final int SHARED_EXPRESSIONS = 1024;
+    private static final Map<String, CompiledCron> COMPILED = Collections.synchronizedMap(
+            new LinkedHashMap<>(64, 0.75f, true) {
+                @Override
+                protected boolean removeEldestEntry(Map.Entry<String, CompiledCron> eldest) {
+                    return size() > SHARED_EXPRESSIONS;
+                }
+            });
 
-    private CronFireSource(ExecutionTime executionTime, ZoneId zone) {
+    private final CompiledCron cron;
+
+    private CronFireSource(CompiledCron cron, ZoneId zone) {
         super(zone);
-        this.executionTime = executionTime;
+        this.cron = cron;
     }
 
     static CronFireSource parse(String field, String expression, CronSyntax syntax, ZoneId zone)
@@ -50,32 +66,65 @@ final class CronFireSource extends LocalTimeFireSource {
                     + (syntax == CronSyntax.CRON_SYNTAX_UNIX ? "*/5 * * * *" : "*/5 * * * * ?") + "'");
         }
         String trimmed = expression.trim();
+        boolean unix = syntax == CronSyntax.CRON_SYNTAX_UNIX;
         if (trimmed.startsWith("@")) {
             String mapped = MACROS.get(trimmed.toLowerCase(Locale.ROOT));
             if (mapped == null) {
                 throw new InvalidScheduleException(field, "cron macro '" + trimmed + "' is not supported: use one of"
                         + " @yearly, @annually, @monthly, @weekly, @daily, @midnight, @hourly");
             }
-            return new CronFireSource(ExecutionTime.forCron(QUARTZ.parse(mapped)), zone);
+            trimmed = mapped;
+            unix = false;
         }
-        boolean unix = syntax == CronSyntax.CRON_SYNTAX_UNIX;
-        Cron cron;
-        try {
-            cron = (unix ? UNIX : QUARTZ).parse(trimmed).validate();
-        } catch (IllegalArgumentException e) {
-            throw new InvalidScheduleException(field, "cron expression '" + expression + "' is not valid "
-                    + (unix ? "Unix (minute hour day-of-month month day-of-week)"
-                            : "Quartz (second minute hour day-of-month month day-of-week [year])")
-                    + " syntax: " + e.getMessage());
+        String key = (unix ? "unix " : "quartz ") + trimmed;
+        CompiledCron shared = COMPILED.get(key);
+        if (shared == null) {
+            Cron cron;
+            try {
+                cron = (unix ? UNIX : QUARTZ).parse(trimmed).validate();
+            } catch (IllegalArgumentException e) {
+                throw new InvalidScheduleException(field, "cron expression '" + expression + "' is not valid "
+                        + (unix ? "Unix (minute hour day-of-month month day-of-week)"
+                                : "Quartz (second minute hour day-of-month month day-of-week [year])")
+                        + " syntax: " + e.getMessage());
+            }
+            shared = new CompiledCron(ExecutionTime.forCron(cron));
+            COMPILED.put(key, shared);
         }
-        return new CronFireSource(ExecutionTime.forCron(cron), zone);
+        return new CronFireSource(shared, zone);
     }
 
     @Override
     Optional<LocalDateTime> nextLocalAfter(LocalDateTime local) {
         // cron-utils keeps the sub-second part of its input in the result; cron fires on whole
         // seconds, and the next whole second after a truncated time is still strictly later.
-        ZonedDateTime start = local.truncatedTo(ChronoUnit.SECONDS).atZone(ZoneOffset.UTC);
-        return executionTime.nextExecution(start).map(ZonedDateTime::toLocalDateTime);
+        return cron.nextAfter(local.truncatedTo(ChronoUnit.SECONDS));
+    }
+
+    /**
+     * One parsed expression and its last answer. Thread-safe: the answer is an immutable pair
+     * published through a volatile field; racing callers at worst compute the same answer twice.
+     */
+    private static final class CompiledCron {
+        private final ExecutionTime executionTime;
+        private volatile Answer last;
+
+        private record Answer(LocalDateTime after, Optional<LocalDateTime> next) {}
+
+        CompiledCron(ExecutionTime executionTime) {
+            this.executionTime = executionTime;
+        }
+
+        /** The first match strictly after {@code after} (a whole second), as a UTC-evaluated local time. */
+        Optional<LocalDateTime> nextAfter(LocalDateTime after) {
+            Answer answer = last;
+            if (answer != null && answer.after.equals(after)) {
+                return answer.next;
+            }
+            Optional<LocalDateTime> next = executionTime.nextExecution(after.atZone(ZoneOffset.UTC))
+                    .map(ZonedDateTime::toLocalDateTime);
+            last = new Answer(after, next);
+            return next;
+        }
     }
 }

@@ -202,4 +202,21 @@ class ScheduleKindsTest {
         assertThat(schedule.next(Instant.parse("2026-06-01T05:00:00Z"), 4)).isEqualTo(instants(
                 "2026-06-01T06:00:00Z", "2026-06-01T12:00:00Z", "2026-06-01T18:00:00Z", "2026-06-02T00:00:00Z"));
     }
+
+    @Test
+    void tasksSharingACronExpressionInDifferentZonesAndAtDifferentTimesEachGetTheirOwnNextFire() throws Exception {
+        // The parse and the last answer of an expression are shared between tasks: interleaved
+        // questions about other instants and zones must never get each other's answers.
+        TaskSchedule utc = TaskSchedule.of(List.of(cron("0 0 9 * * ?")), "UTC");
+        TaskSchedule tokyo = TaskSchedule.of(List.of(cron("0 0 9 * * ?")), "Asia/Tokyo");
+        Instant after = Instant.parse("2026-06-01T08:00:00Z");
+
+        assertThat(utc.nextAfter(after)).contains(Instant.parse("2026-06-01T09:00:00Z"));
+        assertThat(tokyo.nextAfter(after)).contains(Instant.parse("2026-06-02T00:00:00Z"));
+        assertThat(utc.nextAfter(after)).contains(Instant.parse("2026-06-01T09:00:00Z"));
+        assertThat(utc.nextAfter(Instant.parse("2026-06-01T09:00:00Z"))).contains(Instant.parse("2026-06-02T09:00:00Z"));
+        assertThat(tokyo.nextAfter(after)).contains(Instant.parse("2026-06-02T00:00:00Z"));
+        assertThat(fires(unixCron("0 9 * * *"), "UTC", "2026-06-01T08:00:00Z", 1))
+                .isEqualTo(instants("2026-06-01T09:00:00Z"));
+    }
 }

@@ -156,6 +156,8 @@ public final class DiskRunEventOutbox implements RunEventOutbox, AutoCloseable {
     private boolean dirty;
     private long lastForceMillis;
     private ReadCursor cursor;
+    /** Reused by every {@link #read} (under the lock); null until the first read. */
+    private ByteBuffer readBuffer;
     private boolean opened;
     private boolean closed;
     private FileChannel lockChannel;
@@ -292,7 +294,7 @@ public final class DiskRunEventOutbox implements RunEventOutbox, AutoCloseable {
             while (segment != null) {
                 FileChannel channel = segment == active ? active.channel : FileChannel.open(segment.path, StandardOpenOption.READ);
                 try {
-                    Reader reader = new Reader(channel, offset, segment.bytes);
+                    Reader reader = new Reader(channel, offset, segment.bytes, readBuffer);
                     Record record;
                     while (batch.size() < maxCount && (record = reader.next(true)) != null) {
                         if (record.sequence() <= from) {
@@ -310,6 +312,7 @@ public final class DiskRunEventOutbox implements RunEventOutbox, AutoCloseable {
                     if (offset < segment.bytes || batch.size() >= maxCount) {
                         break;
                     }
+                    readBuffer = reader.buffer();
                 } finally {
                     if (segment != active) {
                         channel.close();

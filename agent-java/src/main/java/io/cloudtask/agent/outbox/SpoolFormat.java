@@ -141,7 +141,7 @@ final class SpoolFormat {
 
         private final FileChannel channel;
         private final long limit;
-        private ByteBuffer buffer = ByteBuffer.allocate(READ_AHEAD).order(ByteOrder.BIG_ENDIAN);
+        private ByteBuffer buffer;
         /** File offset of buffer[0]; the buffer holds [bufferStart, bufferStart + buffer.limit()). */
         private long bufferStart;
         private long position;
@@ -150,6 +150,18 @@ final class SpoolFormat {
          * @param limit end of the readable part of the file (its size, or the writer's position)
          */
         Reader(FileChannel channel, long offset, long limit) {
+            this(channel, offset, limit, null);
+        }
+
+        /**
+         * @param scratch a buffer to read into instead of allocating one (the agent's gateway reads
+         *     the spool many times a second; one 64 KiB buffer per read was a quarter of all its
+         *     allocations); null to allocate. Take it back with {@link #buffer()}: it may have been
+         *     replaced by a larger one.
+         */
+        Reader(FileChannel channel, long offset, long limit, ByteBuffer scratch) {
+            this.buffer = scratch != null && scratch.capacity() >= READ_AHEAD
+                    ? scratch : ByteBuffer.allocate(READ_AHEAD).order(ByteOrder.BIG_ENDIAN);
             this.channel = channel;
             this.position = offset;
             this.limit = limit;
@@ -159,6 +171,11 @@ final class SpoolFormat {
 
         long position() {
             return position;
+        }
+
+        /** The buffer read into, to be passed to the next reader as its scratch buffer. */
+        ByteBuffer buffer() {
+            return buffer;
         }
 
         /**

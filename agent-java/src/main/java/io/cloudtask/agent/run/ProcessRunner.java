@@ -26,10 +26,11 @@ import java.util.List;
 import java.util.Map;
 import java.util.Objects;
 import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.RejectedExecutionException;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.ThreadPoolExecutor;
 import java.util.concurrent.ThreadFactory;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
@@ -47,10 +48,19 @@ import org.slf4j.LoggerFactory;
  * process tree is killed: descendants and the process get a polite {@code destroy()} first and
  * {@code destroyForcibly()} after the task's grace period ({@code TaskSpec.kill_grace}).
  *
- * <p>Thread-safe. {@link #submit} never blocks: each run is supervised on a {@code cloudtask-run-*}
- * thread and its stdout and stderr are read by two {@code cloudtask-output-*} threads, which only
- * append to the outbox (a local disk write; a full spool refuses chunks rather than blocking) and
- * therefore never wait for the network.
+ * <p>Thread-safe. {@link #submit} never blocks. A run is a queued process start, then callbacks:
+ * {@link #PROCESS_START_CONCURRENCY} {@code cloudtask-launch-*} threads create the processes in the
+ * order runs were submitted; each process's stdout and stderr are read on two
+ * {@code cloudtask-output-*} threads, which only append to the outbox (a local disk write; a full
+ * spool refuses chunks rather than blocking) and therefore never wait for the network; the exit,
+ * a kill request or the timeout continues the run on a {@code cloudtask-run-*} thread, which also
+ * fetches packages before a start. No thread waits for a process that is running or for a start
+ * that is queued, and idle threads are reused.
+ *
+ * <p>Why a small, ordered set of launchers: when many fires fall on the same instant, hundreds of
+ * threads creating processes at once contend in the kernel and all start late (and hundreds of
+ * blocked threads make every garbage collection slower), while a few starting one after another
+ * keep the earliest fires early and create processes several times faster.
  */
 public final class ProcessRunner implements AutoCloseable {
     /** Time a process tree gets between destroy() and destroyForcibly() when the spec names none. */
@@ -59,6 +69,19 @@ public final class ProcessRunner implements AutoCloseable {
     static final int READ_BUFFER_BYTES = 32 * 1024;
     /** How often survivors of a tree kill are checked; non-children offer no exit notification. */
     private static final long KILL_POLL_NANOS = TimeUnit.MILLISECONDS.toNanos(20);
+    /**
+     * Processes created at the same time. Creating a process is CPU work in the kernel (vfork and
+     * exec); more concurrent creations than cores only add contention.
+     */
+    static final int PROCESS_START_CONCURRENCY = Math.max(2, Runtime.getRuntime().availableProcessors());
+    /**
+     * One read buffer per output reader thread: chunks are copied out of it, and a new 32 KiB array
+     * per stream and run was a quarter of the agent's allocations under load. Reader threads are
+     * pooled, so the buffers live as long as the threads.
+     */
+    private static final ThreadLocal<byte[]> READ_BUFFER = ThreadLocal.withInitial(() -> new byte[READ_BUFFER_BYTES]);
+    /** How long an idle launcher thread stays; an idle agent holds none. */
+    private static final Duration IDLE_THREAD_KEEP_ALIVE = Duration.ofSeconds(60);
 
     private static final Logger log = LoggerFactory.getLogger(ProcessRunner.class);
 
@@ -68,9 +91,13 @@ public final class ProcessRunner implements AutoCloseable {
     private final RunEventOutbox outbox;
     private final Clock clock;
     private final Duration killGrace;
+    /** Starts processes, in the order runs were submitted (FIFO queue, so the earliest fires first). */
+    private final ExecutorService launchers;
+    /** Fetch packages, kill process trees, wait for output to end and journal RunFinished (blocking work). */
     private final ExecutorService supervisors;
-    private final ThreadFactory readerThreads;
+    private final ExecutorService outputReaders;
     private final AtomicBoolean closed = new AtomicBoolean();
+    /** Runs accepted by {@link #submit} and not yet ended. */
     private final AtomicInteger active = new AtomicInteger();
 
     /**
@@ -91,7 +118,12 @@ public final class ProcessRunner implements AutoCloseable {
         this.clock = Objects.requireNonNull(clock, "clock");
         this.killGrace = Objects.requireNonNull(killGrace, "killGrace");
         this.supervisors = Executors.newCachedThreadPool(daemonThreads("cloudtask-run-"));
-        this.readerThreads = daemonThreads("cloudtask-output-");
+        ThreadPoolExecutor launchPool = new ThreadPoolExecutor(PROCESS_START_CONCURRENCY, PROCESS_START_CONCURRENCY,
+                IDLE_THREAD_KEEP_ALIVE.toNanos(), TimeUnit.NANOSECONDS, new LinkedBlockingQueue<>(),
+                daemonThreads("cloudtask-launch-"));
+        launchPool.allowCoreThreadTimeOut(true);
+        this.launchers = launchPool;
+        this.outputReaders = Executors.newCachedThreadPool(daemonThreads("cloudtask-output-"));
     }
 
     /**
@@ -105,7 +137,7 @@ public final class ProcessRunner implements AutoCloseable {
 
     /**
      * Starts a run without blocking; {@code listener} hears when it ended (after its RunFinished is
-     * journaled), on the run's supervisor thread.
+     * journaled), on one of the runner's threads.
      *
      * @return a handle to kill the run, or null when the runner is closed and the run was not started
      */
@@ -115,11 +147,18 @@ public final class ProcessRunner implements AutoCloseable {
             return null;
         }
         RunHandle handle = new RunHandle(request);
+        active.incrementAndGet();
         try {
-            supervisors.execute(() -> supervise(handle, listener));
+            if (request.spec().hasPackage()) {
+                supervisors.execute(() -> prepare(handle, listener));
+            } else {
+                RunState state = new RunState(request, request.runId(), handle, listener);
+                launchers.execute(() -> launch(state));
+            }
             return handle;
         } catch (RejectedExecutionException e) {
             // close() raced with this submit: the run is refused exactly as if closed had been seen.
+            runEnded();
             log.info("not starting task {} fire {}: the runner is closing", request.taskId(), request.fireTime());
             return null;
         }
@@ -186,7 +225,7 @@ public final class ProcessRunner implements AutoCloseable {
         }
     }
 
-    /** Number of runs started and not yet finished. */
+    /** Number of runs accepted and not yet finished. */
     public int activeRuns() {
         return active.get();
     }
@@ -197,110 +236,159 @@ public final class ProcessRunner implements AutoCloseable {
      */
     @Override
     public void close() {
-        if (closed.compareAndSet(false, true)) {
-            supervisors.shutdown();
+        if (closed.compareAndSet(false, true) && active.get() == 0) {
+            shutDownThreads();
         }
     }
 
-    private void supervise(RunHandle handle, RunListener listener) {
+    /** Runs in flight still start, read output and report after close; the pools end with the last of them. */
+    private void runEnded() {
+        if (active.decrementAndGet() == 0 && closed.get()) {
+            shutDownThreads();
+        }
+    }
+
+    private void shutDownThreads() {
+        launchers.shutdown();
+        supervisors.shutdown();
+        outputReaders.shutdown();
+    }
+
+    /**
+     * First stage of a run, on a supervisor thread: holds the task's package (fetching it first if
+     * need be, which may block) for as long as the run lasts, then queues the process start. A
+     * package that cannot be had fails the run the way a program that cannot start does.
+     */
+    private void prepare(RunHandle handle, RunListener listener) {
         RunRequest request = handle.request();
-        active.incrementAndGet();
-        try {
-            RunStatus status = run(request, handle);
+        RunState state = new RunState(request, request.runId(), handle, listener);
+        if (request.spec().hasPackage()) {
             try {
-                listener.finished(request, status);
-            } catch (RuntimeException e) {
-                log.error("run {} of task {}: the finish listener failed", request.runId(), request.taskId(), e);
+                state.lease = packages.acquire(request.spec().getPackage());
+            } catch (IOException e) {
+                end(state, failToStart(state, "the task's package is not available: " + e.getMessage()));
+                return;
+            } catch (RuntimeException | Error e) {
+                endInsideAgent(state, e);
+                return;
             }
-        } catch (Throwable t) {
-            log.error("run {} of task {} failed inside the agent; its RunFinished may be missing",
-                    request.runId(), request.taskId(), t);
-        } finally {
-            active.decrementAndGet();
+        }
+        launchLater(state);
+    }
+
+    private void launchLater(RunState state) {
+        try {
+            launchers.execute(() -> launch(state));
+        } catch (RejectedExecutionException e) {
+            // Only after close() with this run in flight: start it here rather than lose it.
+            launch(state);
         }
     }
 
     /**
-     * Holds the task's package (fetching it first if need be) for as long as the run lasts; a package
-     * that cannot be had fails the run the way a program that cannot start does.
+     * Starts the process on a launcher thread, then returns at once: the readers take the output
+     * and the exit, a kill request or the timeout (whichever comes first) continues the run on a
+     * supervisor thread. No thread waits for a process.
      */
-    private RunStatus run(RunRequest request, RunHandle handle) throws InterruptedException {
-        if (!request.spec().hasPackage()) {
-            return run(request, handle, null);
-        }
-        PackageDirectories.Lease lease;
-        try {
-            lease = packages.acquire(request.spec().getPackage());
-        } catch (IOException e) {
-            return failToStart(new RunState(request, request.runId()), "the task's package is not available: "
-                    + e.getMessage());
-        }
-        try (lease) {
-            return run(request, handle, lease.directory());
-        }
-    }
-
-    /** @param packageDir the unpacked package, or null when the task has none */
-    private RunStatus run(RunRequest request, RunHandle handle, Path packageDir) throws InterruptedException {
-        RunState state = new RunState(request, request.runId());
+    private void launch(RunState state) {
+        RunRequest request = state.request;
         Process process;
         try {
-            ProcessBuilder builder = processBuilder(request, state.runId, packageDir);
-            process = builder.start();
+            Path packageDir = state.lease == null ? null : state.lease.directory();
+            process = processBuilder(request, state.runId, packageDir).start();
             // "Started" means the process exists: lateness measures fire time to this instant.
             state.startedAt = clock.instant();
         } catch (IOException | IllegalArgumentException | UnsupportedOperationException e) {
-            return failToStart(state, e.getMessage() == null ? e.toString() : e.getMessage());
+            end(state, failToStart(state, e.getMessage() == null ? e.toString() : e.getMessage()));
+            return;
+        } catch (RuntimeException | Error e) {
+            endInsideAgent(state, e);
+            return;
         }
-        emitStarted(state, process.pid());
-
-        Thread stdout = readerThreads.newThread(() -> read(state, process.getInputStream(), OutputStream.OUTPUT_STREAM_STDOUT));
-        Thread stderr = readerThreads.newThread(() -> read(state, process.getErrorStream(), OutputStream.OUTPUT_STREAM_STDERR));
-        stdout.start();
-        stderr.start();
-
-        Duration timeout = timeout(request.spec());
-        Duration grace = killGrace(request.spec());
-        boolean timedOut = false;
-        String killedError = null;
-        // Wakes on whichever comes first: the exit, a kill request (REPLACE) or the timeout.
-        CompletableFuture<Object> exitOrKill = CompletableFuture.anyOf(process.onExit(), handle.killRequest);
         try {
-            if (timeout == null) {
-                exitOrKill.get();
-            } else {
-                exitOrKill.get(timeout.toNanos(), TimeUnit.NANOSECONDS);
+            emitStarted(state, process.pid());
+            state.stdout = CompletableFuture.runAsync(
+                    () -> read(state, process.getInputStream(), OutputStream.OUTPUT_STREAM_STDOUT), outputReaders);
+            state.stderr = CompletableFuture.runAsync(
+                    () -> read(state, process.getErrorStream(), OutputStream.OUTPUT_STREAM_STDERR), outputReaders);
+            CompletableFuture<Object> exitOrKill = CompletableFuture.anyOf(process.onExit(), state.handle.killRequest);
+            Duration timeout = timeout(request.spec());
+            if (timeout != null) {
+                exitOrKill.orTimeout(timeout.toNanos(), TimeUnit.NANOSECONDS);
             }
-        } catch (TimeoutException e) {
-            timedOut = true;
-        } catch (ExecutionException e) {
-            throw new IllegalStateException("process exit future failed", e);
+            exitOrKill.whenCompleteAsync((ignored, failure) -> supervise(state, process, timeout, failure), supervisors);
+        } catch (RuntimeException | Error e) {
+            process.destroyForcibly();
+            endInsideAgent(state, e);
         }
-        if (timedOut) {
-            log.info("task {} run {} timed out after {}; killing its process tree", request.taskId(), state.runId, timeout);
-            killTree(process, grace);
-        } else if (handle.killRequest.isDone() && process.isAlive()) {
-            killedError = handle.killRequest.getNow("killed");
-            log.info("task {} run {}: {}; killing its process tree", request.taskId(), state.runId, killedError);
-            killTree(process, grace);
-        }
-        int exitCode = process.waitFor();
-        stdout.join();
-        stderr.join();
-        RunStatus status;
-        if (timedOut) {
-            status = RunStatus.RUN_STATUS_TIMED_OUT;
-            emitFinished(state, status, exitCode, "timed out after " + timeout.toMillis() + " ms; the process tree was killed");
-        } else if (killedError != null) {
-            status = RunStatus.RUN_STATUS_KILLED;
-            emitFinished(state, status, exitCode, killedError);
-        } else {
-            status = exitCode == 0 ? RunStatus.RUN_STATUS_SUCCEEDED : RunStatus.RUN_STATUS_FAILED;
-            emitFinished(state, status, exitCode, "");
-        }
-        return status;
     }
 
+    /** After the exit, a kill request or the timeout: kills the tree if need be and reports the end. */
+    private void supervise(RunState state, Process process, Duration timeout, Throwable failure) {
+        try {
+            RunRequest request = state.request;
+            boolean timedOut = failure instanceof TimeoutException;
+            if (failure != null && !timedOut) {
+                throw new IllegalStateException("process exit future failed", failure);
+            }
+            Duration grace = killGrace(request.spec());
+            String killedError = null;
+            if (timedOut) {
+                log.info("task {} run {} timed out after {}; killing its process tree", request.taskId(), state.runId,
+                        timeout);
+                killTree(process, grace);
+            } else if (state.handle.killRequest.isDone() && process.isAlive()) {
+                killedError = state.handle.killRequest.getNow("killed");
+                log.info("task {} run {}: {}; killing its process tree", request.taskId(), state.runId, killedError);
+                killTree(process, grace);
+            }
+            int exitCode = process.waitFor();
+            // read() handles its own failures, so these complete normally once each stream has ended.
+            state.stdout.join();
+            state.stderr.join();
+            RunStatus status;
+            if (timedOut) {
+                status = RunStatus.RUN_STATUS_TIMED_OUT;
+                emitFinished(state, status, exitCode, "timed out after " + timeout.toMillis()
+                        + " ms; the process tree was killed");
+            } else if (killedError != null) {
+                status = RunStatus.RUN_STATUS_KILLED;
+                emitFinished(state, status, exitCode, killedError);
+            } else {
+                status = exitCode == 0 ? RunStatus.RUN_STATUS_SUCCEEDED : RunStatus.RUN_STATUS_FAILED;
+                emitFinished(state, status, exitCode, "");
+            }
+            end(state, status);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            endInsideAgent(state, e);
+        } catch (RuntimeException | Error e) {
+            endInsideAgent(state, e);
+        }
+    }
+
+    /** The run is over and reported: releases its package and tells the listener. */
+    private void end(RunState state, RunStatus status) {
+        try {
+            state.releasePackage();
+            state.listener.finished(state.request, status);
+        } catch (RuntimeException e) {
+            log.error("run {} of task {}: the finish listener failed", state.runId, state.request.taskId(), e);
+        } finally {
+            runEnded();
+        }
+    }
+
+    /** A failure of the agent itself (not of the task): the run may lack its RunFinished. */
+    private void endInsideAgent(RunState state, Throwable failure) {
+        try {
+            log.error("run {} of task {} failed inside the agent; its RunFinished may be missing", state.runId,
+                    state.request.taskId(), failure);
+            state.releasePackage();
+        } finally {
+            runEnded();
+        }
+    }
     /** Reports a run whose process never started: RunStarted without a pid, then FAILED with the reason. */
     private RunStatus failToStart(RunState state, String error) {
         state.startedAt = state.startedAt == null ? clock.instant() : state.startedAt;
@@ -333,7 +421,12 @@ public final class ProcessRunner implements AutoCloseable {
                 // The id becomes a directory name: refuse anything that could climb out of tasksDir.
                 throw new IllegalArgumentException("task id '" + spec.getTaskId() + "' cannot name a work directory");
             }
-            workDir = Files.createDirectories(tasksDir.resolve(spec.getTaskId()));
+            workDir = tasksDir.resolve(spec.getTaskId());
+            if (!Files.isDirectory(workDir)) {
+                // Only when missing: createDirectories on an existing directory throws and catches an
+                // exception inside, a cost paid on every run.
+                Files.createDirectories(workDir);
+            }
         }
         ProcessBuilder builder = new ProcessBuilder(new ArrayList<>(argv))
                 .directory(workDir.toFile())
@@ -399,7 +492,7 @@ public final class ProcessRunner implements AutoCloseable {
     }
 
     private void read(RunState state, InputStream in, OutputStream stream) {
-        byte[] buffer = new byte[READ_BUFFER_BYTES];
+        byte[] buffer = READ_BUFFER.get();
         try (in) {
             int n;
             while ((n = in.read(buffer)) != -1) {
@@ -513,14 +606,29 @@ public final class ProcessRunner implements AutoCloseable {
     private final class RunState {
         final RunRequest request;
         final String runId;
+        final RunHandle handle;
+        final RunListener listener;
+        /** The package held for the run (set before the start is queued), or null. */
+        volatile PackageDirectories.Lease lease;
+        volatile CompletableFuture<Void> stdout;
+        volatile CompletableFuture<Void> stderr;
         volatile Instant startedAt;
         private long nextSequence;
         private long outputBytes;
         private boolean outputLost;
 
-        RunState(RunRequest request, String runId) {
+        RunState(RunRequest request, String runId, RunHandle handle, RunListener listener) {
             this.request = request;
             this.runId = runId;
+            this.handle = handle;
+            this.listener = listener;
+        }
+
+        void releasePackage() {
+            PackageDirectories.Lease held = lease;
+            if (held != null) {
+                held.close();
+            }
         }
 
         /**

@@ -29,6 +29,7 @@ import java.nio.file.Path;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
+import java.util.ArrayList;
 import java.util.List;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
@@ -222,6 +223,33 @@ class ProcessRunnerTest {
         runner.close();
 
         assertThat(runner.submit(RunRequest.scheduled(shell("late", "true"), FIRE, AGENT))).isFalse();
+    }
+
+    @Test
+    void aBurstOfRunsIsStartedByAFewLaunchersAndNoThreadWaitsForARunningProcess() {
+        int runs = 40;
+        List<RunHandle> handles = new ArrayList<>();
+        for (int i = 0; i < runs; i++) {
+            handles.add(runner.submit(RunRequest.scheduled(shell("burst-" + i, "sleep 30"), FIRE, AGENT),
+                    RunListener.NONE));
+        }
+        await().atMost(Duration.ofSeconds(20)).until(() -> startedRuns() == runs);
+
+        assertThat(threadsNamed("cloudtask-launch-")).isBetween(1L, (long) ProcessRunner.PROCESS_START_CONCURRENCY);
+        // Supervisor threads only do short blocking work (packages, kills, the end of a run).
+        assertThat(threadsNamed("cloudtask-run-")).isLessThan(runs / 4);
+
+        handles.forEach(handle -> handle.kill("test over"));
+        await().atMost(Duration.ofSeconds(20)).until(() -> runner.activeRuns() == 0);
+    }
+
+    private long startedRuns() {
+        return outbox.read(0, 10_000, Long.MAX_VALUE).stream().filter(AgentMessage::hasRunStarted).count();
+    }
+
+    private static long threadsNamed(String prefix) {
+        return Thread.getAllStackTraces().keySet().stream()
+                .filter(thread -> thread.isAlive() && thread.getName().startsWith(prefix)).count();
     }
 
     /** Zombie-aware: an exited child that PID 1 of this container never reaps is not running. */
