@@ -89,9 +89,11 @@ public final class Benchmarks {
                 footprint(system);
             }
             if (selected("lateness")) {
+                Duration window = Duration.ofSeconds(full ? 60 : 15);
                 for (int tasks : full ? new int[] {100, 1_000, 10_000} : new int[] {100, 1_000}) {
-                    lateness(system, tasks, Duration.ofSeconds(full ? 60 : 15));
+                    lateness(system, tasks, false, window);
                 }
+                lateness(system, 1_000, true, window);
             }
             if (selected("commands")) {
                 if (firstAgent == null) {
@@ -138,14 +140,20 @@ public final class Benchmarks {
                 List.of("control plane RSS at rest (-Xmx512m)", fmt(ProcStats.rssMiB(cpPid)) + " MiB", "—"));
     }
 
-    private void lateness(CloudTaskSystem system, int taskCount, Duration window) throws Exception {
-        section("Fire lateness and throughput: " + taskCount + " tasks firing every second on one agent");
+    /**
+     * @param spread false: every task on cron {@code * * * * * ?}, so all fire at the same instant
+     *     each second; true: every task on an interval of 1 s anchored {@code i * 1000 / taskCount}
+     *     ms into the second, so the same number of fires per second arrive evenly spread
+     */
+    private void lateness(CloudTaskSystem system, int taskCount, boolean spread, Duration window) throws Exception {
+        section("Fire lateness and throughput: " + taskCount + " tasks firing every second on one agent, "
+                + (spread ? "spread over the second (interval 1 s, phases " + fmt(1000.0 / taskCount) + " ms apart)"
+                        : "all at the same instant (cron * * * * * ?)"));
         Api api = system.api();
         long createStart = System.nanoTime();
         // Operators' automation creates tasks concurrently; so does the benchmark (8 clients).
-        List<String> taskIds = parallel(taskCount, i -> api.createTask("""
-                {"name": "bench-%d-%d", "command": "true", "schedules": [{"expression": "* * * * * ?"}]}"""
-                .formatted(taskCount, i)).get("id").asText());
+        List<String> taskIds = parallel(taskCount, i -> api.createTask(latenessTask(taskCount, i, spread))
+                .get("id").asText());
         double createSeconds = (System.nanoTime() - createStart) / 1e9;
         // Measure from a whole second after all tasks exist plus a warm-up of 5 s.
         Instant from = Instant.now().plusSeconds(5).truncatedTo(java.time.temporal.ChronoUnit.SECONDS);
@@ -184,6 +192,19 @@ public final class Benchmarks {
                 List.of("lateness max", ms(sorted.length == 0 ? 0 : sorted[sorted.length - 1]), "—"),
                 List.of("end-to-end throughput (finished runs stored / s)", fmt(finished / (double) window.toSeconds()),
                         "≥ 1,000/s at saturation"));
+    }
+
+    private static String latenessTask(int taskCount, int index, boolean spread) {
+        if (!spread) {
+            return """
+                    {"name": "bench-%d-%d", "command": "true", "schedules": [{"expression": "* * * * * ?"}]}"""
+                    .formatted(taskCount, index);
+        }
+        Instant anchor = Instant.parse("2026-01-01T00:00:00Z").plusNanos(index * 1_000_000_000L / taskCount);
+        return """
+                {"name": "bench-spread-%d-%d", "command": "true",
+                 "schedules": [{"type": "interval", "every": 1, "unit": "seconds", "activeFrom": "%s"}]}"""
+                .formatted(taskCount, index, anchor);
     }
 
     /**

@@ -78,6 +78,10 @@ public final class DiskFireMarkers implements FireMarkers, AutoCloseable {
     /** Writes every pending marker now (the flusher thread, close, tests). */
     public void flush() {
         synchronized (flushLock) {
+            if (pending.isEmpty()) {
+                return;
+            }
+            ensureDirectory();
             for (String taskId : java.util.List.copyOf(pending.keySet())) {
                 java.util.Optional<Instant> marker = pending.remove(taskId);
                 if (marker == null) {
@@ -128,6 +132,22 @@ public final class DiskFireMarkers implements FireMarkers, AutoCloseable {
         }
     }
 
+    /**
+     * Once per flush, not per marker: createDirectories on an existing directory throws and catches
+     * an exception inside, and a flush writes a marker for every task that fired.
+     */
+    private void ensureDirectory() {
+        if (Files.isDirectory(dir)) {
+            return;
+        }
+        try {
+            Files.createDirectories(dir);
+        } catch (IOException e) {
+            log.warn("cannot create the fire marker directory {} ({}); after a restart tasks may not catch up", dir,
+                    e.toString());
+        }
+    }
+
     private void write(String taskId, Instant marker) {
         if (!ZkLayout.isValidSegment(taskId)) {
             return;
@@ -135,7 +155,6 @@ public final class DiskFireMarkers implements FireMarkers, AutoCloseable {
         Path target = dir.resolve(taskId);
         Path tmp = dir.resolve(taskId + ".tmp");
         try {
-            Files.createDirectories(dir);
             Files.writeString(tmp, marker.toString(), StandardCharsets.UTF_8);
             try {
                 Files.move(tmp, target, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
