@@ -89,7 +89,7 @@ public final class Benchmarks {
                 footprint(system);
             }
             if (selected("lateness")) {
-                Duration window = Duration.ofSeconds(full ? 60 : 15);
+                Duration window = Duration.ofSeconds(full ? 60 : 10);
                 for (int tasks : full ? new int[] {100, 1_000, 10_000} : new int[] {100, 1_000}) {
                     lateness(system, tasks, false, window);
                 }
