@@ -309,8 +309,9 @@ public final class Benchmarks {
             }
             Instant base = Instant.parse("2030-01-01T00:00:00Z");
             long claimId = 0;
-            // Warm-up: connection pool, JIT, prepared statements.
-            for (int i = 0; i < 200; i++) {
+            // Warm-up: connection pool, prepared statements, and enough calls for the JIT's optimizing
+            // compiler to have compiled the path (its compilations otherwise land in the measured tail).
+            for (int i = 0; i < CLAIM_WARM_UP; i++) {
                 claimOne(agent, waiting, ++claimId, taskId, base.plusSeconds(claimId));
             }
             long[] micros = new long[sequential];
@@ -340,8 +341,10 @@ public final class Benchmarks {
             }
             double seconds = (System.nanoTime() - start) / 1e9;
             table(List.of("measure", "figure", "target"),
-                    List.of("claim round trip, one at a time (" + sequential + " claims)", "p50 " + ms(percentile(micros, 50))
-                            + ", p99 " + ms(percentile(micros, 99)) + ", max " + ms(micros[sequential - 1]), "p99 ≤ 5 ms"),
+                    List.of("claim round trip, one at a time (" + sequential + " claims after " + CLAIM_WARM_UP
+                            + " to warm up)", "p50 " + ms(percentile(micros, 50))
+                            + ", p90 " + ms(percentile(micros, 90)) + ", p99 " + ms(percentile(micros, 99))
+                            + ", max " + ms(micros[sequential - 1]), "p99 ≤ 5 ms"),
                     List.of("claims decided, 256 in flight (" + pipelined + " claims, " + granted + " granted)",
                             fmt(pipelined / seconds) + " claims/s", "—"));
             agent.close();
@@ -350,6 +353,8 @@ public final class Benchmarks {
         }
         api.deleteTask(taskId);
     }
+
+    private static final int CLAIM_WARM_UP = 3_000;
 
     private static void claimOne(SimulatedAgent agent,
             java.util.concurrent.ConcurrentMap<Long, java.util.concurrent.CompletableFuture<io.cloudtask.proto.v1.ClaimAnswer>>
