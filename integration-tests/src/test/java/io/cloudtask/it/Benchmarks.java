@@ -47,6 +47,8 @@ public final class Benchmarks {
     private final StringBuilder report = new StringBuilder();
     private final PrintStream out = System.out;
     private ManagedProcess firstAgent;
+    /** The agent that survives the agent failover; it knows only the first replica's address. */
+    private ManagedProcess failoverSurvivor;
 
     private Benchmarks(boolean full, Set<String> only, Path workDir) {
         this.full = full;
@@ -460,7 +462,7 @@ public final class Benchmarks {
     private void agentFailover(CloudTaskSystem system) throws Exception {
         section("Failover: kill -9 of an agent (ZooKeeper session timeout 6 s)");
         Api api = system.api();
-        system.startAgent("bench-agent-2");
+        failoverSurvivor = system.startAgent("bench-agent-2");
         List<String> taskIds = new ArrayList<>();
         for (int i = 0; i < 20; i++) {
             taskIds.add(api.createTask("""
@@ -500,6 +502,12 @@ public final class Benchmarks {
     private void leaderFailover(CloudTaskSystem system) throws Exception {
         section("Failover: kill -9 of the control-plane leader");
         CloudTaskSystem.ReplicaHandle second = system.startExtraReplica("replica-2");
+        if (failoverSurvivor != null) {
+            // Agents must be given every replica's address; this one was started before the second
+            // replica existed, so it could not fetch the task's spec once the leader is gone. Stopped
+            // cleanly (its ZooKeeper node goes at once), it leaves the task to the agent below.
+            failoverSurvivor.close();
+        }
         system.startAgent("bench-agent-3");
         TimeUnit.SECONDS.sleep(3);
         Instant killed = Instant.now();
