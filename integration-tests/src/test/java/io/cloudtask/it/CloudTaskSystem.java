@@ -41,9 +41,14 @@ final class CloudTaskSystem implements AutoCloseable {
     CloudTaskSystem startZooKeeper() throws Exception {
         int port = Ports.free();
         Path data = Files.createDirectories(workDir.resolve("zookeeper"));
+        // ZooKeeper expires sessions in buckets of tickTime (default 3 s): a dead agent's node would
+        // go between 6 and 9 s after its crash. A 500 ms tick bounds that to session timeout + 0.5 s.
+        Path config = workDir.resolve("zoo.cfg");
+        Files.writeString(config, "tickTime=500\ndataDir=" + data + "\nclientPort=" + port
+                + "\nclientPortAddress=127.0.0.1\nadmin.enableServer=false\n");
         ManagedProcess zookeeper = ManagedProcess.startJava("zookeeper", List.of(
-                "-Xmx256m", "-Dzookeeper.admin.enableServer=false", "-cp", System.getProperty("java.class.path"),
-                "org.apache.zookeeper.server.ZooKeeperServerMain", Integer.toString(port), data.toString()), Map.of());
+                "-Xmx256m", "-cp", System.getProperty("java.class.path"),
+                "org.apache.zookeeper.server.ZooKeeperServerMain", config.toString()), Map.of());
         processes.add(zookeeper);
         zookeeperConnect = "127.0.0.1:" + port;
         Awaitility.await("ZooKeeper accepting connections").atMost(scaled(Duration.ofSeconds(30)))
