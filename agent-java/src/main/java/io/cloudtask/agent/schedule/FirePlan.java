@@ -8,11 +8,14 @@ import io.cloudtask.schedule.TaskSchedule;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
+import java.util.Comparator;
 import java.util.HashMap;
+import java.util.HashSet;
 import java.util.Iterator;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.PriorityQueue;
 import java.util.Set;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -53,6 +56,15 @@ public final class FirePlan {
     private static final Logger log = LoggerFactory.getLogger(FirePlan.class);
 
     private final Map<String, Entry> entries = new HashMap<>();
+    /**
+     * Pending fires by instant, so a wake-up costs the tasks that fire, not every task held
+     * (thousands of tasks spread over the second wake the timer thousands of times a second).
+     * Lazily cleaned: an element whose task was replaced or whose next fire changed is dropped
+     * when met ({@link #isCurrent}).
+     */
+    private final PriorityQueue<Pending> queue = new PriorityQueue<>(Comparator.comparing(Pending::at));
+    /** Tasks whose hand-over instants are still to be reported. */
+    private final Set<String> handOvers = new HashSet<>();
     private final Map<String, Instant> lastFires = new HashMap<>();
     /** Misfire lower bounds of the tasks in the plan (and, after a restart, of those about to be). */
     private final Map<String, Instant> markers = new HashMap<>();
@@ -95,6 +107,7 @@ public final class FirePlan {
      */
     public List<Rejected> update(Map<String, TaskSpec> specs, Map<String, Instant> handOverFrom, Instant now) {
         List<Rejected> rejected = new ArrayList<>();
+        List<String> pending = new ArrayList<>();
         entries.keySet().retainAll(specs.keySet());
         for (Iterator<String> it = markers.keySet().iterator(); it.hasNext(); ) {
             String taskId = it.next();
@@ -122,6 +135,7 @@ public final class FirePlan {
             Entry entry = new Entry(spec, schedule);
             entry.next = nextFor(taskId, schedule, now);
             entries.put(taskId, entry);
+            pending.add(taskId);
             if (!markers.containsKey(taskId)) {
                 // First seen. Instants before the spec's floor (version_created_at, which the
                 // reconciler raises to the assignment) belonged to another agent or to nobody: the
@@ -141,12 +155,16 @@ public final class FirePlan {
                         Instant from = max(gapFrom, now.minus(HAND_OVER_LOOKBACK));
                         entry.handOver = handOverInstants(schedule, last == null ? from : max(from, last),
                                 floor.isBefore(now) ? floor.plusNanos(1) : now);
+                        if (!entry.handOver.isEmpty()) {
+                            handOvers.add(taskId);
+                        }
                     }
                 }
                 markers.put(taskId, floor);
                 markerStore.save(taskId, floor);
             }
         }
+        pending.forEach(taskId -> enqueue(taskId, entries.get(taskId)));
         forgetRemoved(now);
         return rejected;
     }
@@ -159,16 +177,21 @@ public final class FirePlan {
      */
     public List<Fire> due(Instant now) {
         List<Fire> fires = new ArrayList<>();
-        for (Map.Entry<String, Entry> e : entries.entrySet()) {
-            Entry entry = e.getValue();
-            if (!entry.handOver.isEmpty()) {
-                entry.handOver.forEach(t -> fires.add(new Fire(e.getKey(), entry.spec, t, Fire.Kind.HAND_OVER)));
+        for (String taskId : handOvers) {
+            Entry entry = entries.get(taskId);
+            if (entry != null) {
+                entry.handOver.forEach(t -> fires.add(new Fire(taskId, entry.spec, t, Fire.Kind.HAND_OVER)));
                 entry.handOver = List.of();
             }
-            if (entry.next == null || entry.next.isAfter(now)) {
+        }
+        handOvers.clear();
+        while (!queue.isEmpty() && !queue.peek().at().isAfter(now)) {
+            Pending due = queue.poll();
+            if (!isCurrent(due)) {
                 continue;
             }
-            String taskId = e.getKey();
+            String taskId = due.taskId();
+            Entry entry = due.entry();
             Misfires.Plan plan = Misfires.plan(entry.schedule, entry.next, now, TaskPolicy.of(entry.spec));
             if (plan.unreported() > 0) {
                 log.warn("task {} missed at least {} more fire(s) between {} and {} than are reported MISSED",
@@ -183,6 +206,7 @@ public final class FirePlan {
             markers.put(taskId, plan.last());
             markerStore.save(taskId, plan.last());
             entry.next = entry.schedule.nextAfter(max(now, plan.last())).orElse(null);
+            enqueue(taskId, entry);
         }
         fires.sort((a, b) -> a.fireTime().compareTo(b.fireTime()));
         return fires;
@@ -210,22 +234,46 @@ public final class FirePlan {
             Instant last = lastFires.get(e.getKey());
             entry.next = entry.schedule.nextAfter(last == null ? from : max(from, last)).orElse(null);
         }
+        queue.clear();
+        entries.forEach(this::enqueue);
     }
 
     /** The earliest pending fire of any task, or empty when nothing will fire. */
     public Optional<Instant> nextDeadline() {
         Instant best = null;
-        for (Entry entry : entries.values()) {
-            if (!entry.handOver.isEmpty() && (best == null || entry.handOver.get(0).isBefore(best))) {
+        for (String taskId : handOvers) {
+            Entry entry = entries.get(taskId);
+            if (entry != null && !entry.handOver.isEmpty() && (best == null || entry.handOver.get(0).isBefore(best))) {
                 // Hand-over records are due at once.
                 best = entry.handOver.get(0);
             }
-            if (entry.next != null && (best == null || entry.next.isBefore(best))) {
-                best = entry.next;
-            }
+        }
+        while (!queue.isEmpty() && !isCurrent(queue.peek())) {
+            queue.poll();
+        }
+        if (!queue.isEmpty() && (best == null || queue.peek().at().isBefore(best))) {
+            best = queue.peek().at();
         }
         return Optional.ofNullable(best);
     }
+
+    private void enqueue(String taskId, Entry entry) {
+        if (entry == null || entry.next == null) {
+            return;
+        }
+        queue.add(new Pending(entry.next, taskId, entry));
+        if (queue.size() > 2 * entries.size() + 1024) {
+            // Many replaced or rescheduled elements not met yet (say, edits of tasks firing daily).
+            queue.removeIf(pending -> !isCurrent(pending));
+        }
+    }
+
+    /** Whether a queued element is still the task's pending fire. */
+    private boolean isCurrent(Pending pending) {
+        return entries.get(pending.taskId()) == pending.entry() && pending.at().equals(pending.entry().next);
+    }
+
+    private record Pending(Instant at, String taskId, Entry entry) {}
 
     /** The pending fire of one task, or empty when it is absent, paused or will not fire again. */
     public Optional<Instant> nextFire(String taskId) {

@@ -38,6 +38,46 @@ class FirePlanTest {
     }
 
     @Test
+    void editedPausedAndRemovedTasksNeverFireFromTheirEarlierPendingInstants() {
+        TaskSpec kept = cron("kept", 1, EVERY_SECOND).build();
+        plan.update(Map.of("kept", kept, "edited", cron("edited", 1, EVERY_SECOND).build(),
+                "paused", cron("paused", 1, EVERY_SECOND).build(), "removed", cron("removed", 1, EVERY_SECOND).build()),
+                clock.instant());
+
+        TaskSpec edited = cron("edited", 2, "0/2 * * * * ?").build();
+        plan.update(Map.of("kept", kept, "edited", edited,
+                "paused", cron("paused", 2, EVERY_SECOND).setPaused(true).build()), clock.instant());
+
+        List<Fire> fires = new ArrayList<>();
+        for (int second = 1; second <= 4; second++) {
+            clock.set(at("10:00:0" + second + ".001"));
+            fires.addAll(plan.due(clock.instant()));
+        }
+        assertThat(fires).extracting(fire -> fire.taskId() + "@" + fire.fireTime()).containsExactly(
+                "kept@" + at("10:00:01"), "edited@" + at("10:00:02"), "kept@" + at("10:00:02"),
+                "kept@" + at("10:00:03"), "edited@" + at("10:00:04"), "kept@" + at("10:00:04"));
+        assertThat(plan.nextDeadline()).contains(at("10:00:05"));
+    }
+
+    @Test
+    void manyTasksFireEachOfTheirInstantsOnceWhateverTheWakeUps() {
+        Map<String, TaskSpec> specs = new java.util.HashMap<>();
+        for (int i = 0; i < 500; i++) {
+            specs.put("t" + i, cron("t" + i, 1, EVERY_SECOND).build());
+        }
+        plan.update(specs, clock.instant());
+        int fired = 0;
+        for (int step = 0; step < 3_000; step++) {
+            clock.advance(Duration.ofMillis(1));
+            List<Fire> due = plan.due(clock.instant());
+            assertThat(due).allSatisfy(fire -> assertThat(fire.fireTime()).isBeforeOrEqualTo(clock.instant()));
+            fired += due.size();
+        }
+        // 10:00:00.200 + 3 s covers the instants 10:00:01, :02 and :03 of every task.
+        assertThat(fired).isEqualTo(3 * 500);
+    }
+
+    @Test
     void aPausedTaskDoesNotFire() {
         plan.update(Map.of("a", cron("a", 1, EVERY_SECOND).setPaused(true).build()), clock.instant());
 
