@@ -1,82 +1,107 @@
 package io.cloudtask.controlplane.allocation;
 
 import java.io.PrintStream;
-import java.time.Instant;
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
 import java.util.Random;
-import java.util.function.Supplier;
+import java.util.concurrent.TimeUnit;
+import org.openjdk.jmh.annotations.Benchmark;
+import org.openjdk.jmh.annotations.BenchmarkMode;
+import org.openjdk.jmh.annotations.Level;
+import org.openjdk.jmh.annotations.Mode;
+import org.openjdk.jmh.annotations.OutputTimeUnit;
+import org.openjdk.jmh.annotations.Param;
+import org.openjdk.jmh.annotations.Scope;
+import org.openjdk.jmh.annotations.Setup;
+import org.openjdk.jmh.annotations.State;
 
 /**
- * Times the allocator on large clusters of ANY tasks with mixed capacities. Not a test: run it
- * and record the figures in docs/cluster.md with the command that produced them.
+ * Cost of one allocation pass on a large cluster of ANY tasks over agents of capacity 1–4, for
+ * each pass the leader runs: the first (nothing placed yet), a steady one (the previous allocation
+ * fed back), one after an agent left and one after an agent joined. Run with
+ * {@code ./mvnw -B -pl control-plane -am -Pbench verify -DskipTests} (see docs/cluster.md).
  *
- * <p>For each size it prints p50 and max over the measured iterations of: a first allocation
- * (nothing placed yet), a steady pass (the previous allocation fed back), a pass after one agent
- * left, and a pass after one agent joined, with the tasks each of the last two moved.
+ * <p>How many tasks a leave or a join moves matters as much as its time, and JMH only times:
+ * {@link #main} prints those counts for the same clusters (the bench profile runs it before JMH).
  */
-public final class AllocatorBenchmark {
-    private static final int WARMUP = 3;
-    private static final int MEASURED = 7;
-    private static final PrintStream OUT = System.out;
+@State(Scope.Benchmark)
+@BenchmarkMode(Mode.AverageTime)
+@OutputTimeUnit(TimeUnit.MILLISECONDS)
+public class AllocatorBenchmark {
+    @Param({"10000", "100000"})
+    public int tasks;
 
-    private AllocatorBenchmark() {}
+    @Param({"100", "1000"})
+    public int agents;
 
-    public static void main(String[] args) {
-        OUT.printf("%-24s %-11s %8s %8s %8s%n", "case", "pass", "p50 ms", "max ms", "moved");
-        for (int tasks : new int[] {10_000, 100_000}) {
-            for (int agents : new int[] {100, 1_000}) {
-                run(tasks, agents);
-            }
-        }
-    }
+    private final Allocator allocator = new Allocator();
+    private AllocationInput fresh;
+    private AllocationInput steady;
+    private AllocationInput oneLeft;
+    private AllocationInput oneJoined;
 
-    private static void run(int taskCount, int agentCount) {
+    @Setup(Level.Trial)
+    public void buildCluster() {
         Random random = new Random(42);
-        List<AllocationTask> tasks = new ArrayList<>(taskCount);
-        for (int i = 0; i < taskCount; i++) {
-            tasks.add(AllocationTask.of(Scenarios.taskId(random), 1));
+        List<AllocationTask> taskList = new ArrayList<>(tasks);
+        for (int i = 0; i < tasks; i++) {
+            taskList.add(AllocationTask.of(Scenarios.taskId(random), 1));
         }
-        List<AgentState> agents = new ArrayList<>(agentCount);
-        for (int i = 0; i < agentCount; i++) {
-            agents.add(AgentState.of("agent-" + i).withCapacity(1 + random.nextInt(4)));
+        List<AgentState> agentList = new ArrayList<>(agents);
+        for (int i = 0; i < agents; i++) {
+            agentList.add(AgentState.of("agent-" + i).withCapacity(1 + random.nextInt(4)));
         }
-        Allocator allocator = new Allocator();
-        AllocatorOptions options = AllocatorOptions.defaults();
-        Instant now = Instant.parse("2030-01-01T00:00:00Z");
-        AllocationInput fresh = new AllocationInput(tasks, agents, Map.of(), now, options);
-        Allocation first = allocator.allocate(fresh);
-        AllocationInput steady = Scenarios.withPrevious(fresh, first.tasksByAgent());
-        List<AgentState> fewer = new ArrayList<>(agents);
-        fewer.remove(agentCount / 2);
-        AllocationInput leave = Scenarios.withAgents(steady, fewer);
-        List<AgentState> more = new ArrayList<>(agents);
+        fresh = new AllocationInput(taskList, agentList, Map.of(), Scenarios.NOW, AllocatorOptions.defaults());
+        steady = Scenarios.withPrevious(fresh, allocator.allocate(fresh).tasksByAgent());
+        List<AgentState> fewer = new ArrayList<>(agentList);
+        fewer.remove(agents / 2);
+        oneLeft = Scenarios.withAgents(steady, fewer);
+        List<AgentState> more = new ArrayList<>(agentList);
         more.add(AgentState.of("agent-new").withCapacity(2));
-        AllocationInput join = Scenarios.withAgents(steady, more);
-
-        String name = String.format("%,d tasks / %,d agents", taskCount, agentCount);
-        time(name, "first", () -> allocator.allocate(fresh));
-        time(name, "steady", () -> allocator.allocate(steady));
-        time(name, "1 leaves", () -> allocator.allocate(leave));
-        time(name, "1 joins", () -> allocator.allocate(join));
+        oneJoined = Scenarios.withAgents(steady, more);
     }
 
-    private static void time(String name, String pass, Supplier<Allocation> allocation) {
-        long[] millis = new long[MEASURED];
-        Allocation last = null;
-        for (int i = 0; i < WARMUP + MEASURED; i++) {
-            long start = System.nanoTime();
-            last = allocation.get();
-            long elapsed = (System.nanoTime() - start) / 1_000_000;
-            if (i >= WARMUP) {
-                millis[i - WARMUP] = elapsed;
+    @Benchmark
+    public Allocation first() {
+        return allocator.allocate(fresh);
+    }
+
+    @Benchmark
+    public Allocation steady() {
+        return allocator.allocate(steady);
+    }
+
+    @Benchmark
+    public Allocation oneAgentLeaves() {
+        return allocator.allocate(oneLeft);
+    }
+
+    @Benchmark
+    public Allocation oneAgentJoins() {
+        return allocator.allocate(oneJoined);
+    }
+
+    /** Prints, for every size benchmarked, the tasks that one agent leaving and one joining move. */
+    public static void main(String[] args) throws ReflectiveOperationException {
+        // The sizes are read from the @Param annotations so that both always cover the same clusters.
+        String[] taskCounts = AllocatorBenchmark.class.getField("tasks").getAnnotation(Param.class).value();
+        String[] agentCounts = AllocatorBenchmark.class.getField("agents").getAnnotation(Param.class).value();
+        PrintStream out = System.out;
+        out.printf("Tasks moved by one allocation pass%n%8s %7s %12s %11s%n", "tasks", "agents", "one leaves", "one joins");
+        for (String taskCount : taskCounts) {
+            for (String agentCount : agentCounts) {
+                AllocatorBenchmark cluster = new AllocatorBenchmark();
+                cluster.tasks = Integer.parseInt(taskCount);
+                cluster.agents = Integer.parseInt(agentCount);
+                cluster.buildCluster();
+                out.printf("%8s %7s %12d %11d%n", taskCount, agentCount, cluster.moved(cluster.oneLeft),
+                        cluster.moved(cluster.oneJoined));
             }
         }
-        Arrays.sort(millis);
-        long moved = last.moves().stream().filter(Move::isRelocation).count();
-        OUT.printf("%-24s %-11s %8d %8d %8s%n", name, pass, millis[MEASURED / 2], millis[MEASURED - 1],
-                pass.equals("first") ? "-" : Long.toString(moved));
+    }
+
+    private long moved(AllocationInput input) {
+        return allocator.allocate(input).moves().stream().filter(Move::isRelocation).count();
     }
 }
