@@ -10,6 +10,7 @@ import java.sql.PreparedStatement;
 import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -20,7 +21,8 @@ import java.util.UUID;
  * Stores output chunks and keeps each run's stored output under the cap: the first half of the
  * cap (the head) and the last half (the tail) are kept, the middle is cut, and the cut is
  * recorded (bytes and the sequence range) so readers can show a marker and replayed chunks of
- * the cut range are not stored again. Runs within the caller's transaction. Thread-safe.
+ * the cut range are not stored again. Runs within the caller's transaction, which also keeps each
+ * run's {@code output_stored_bytes} (see {@link RunIngestion}). Thread-safe.
  */
 @Singleton
 class OutputCap {
@@ -67,30 +69,40 @@ class OutputCap {
         return headBytes + tailBytes;
     }
 
-    void store(Connection connection, List<OutputChunk> chunks) throws SQLException {
+    /**
+     * Stores the chunks that are new and outside their run's cut range; returns the bytes stored
+     * per run. A replayed chunk is not stored again and not returned, so it never counts twice
+     * towards the cap. The caller adds the bytes to the runs' rows: as it creates them
+     * ({@link #cutOverCap}), or to rows already stored ({@link #addStored}).
+     */
+    Map<UUID, Long> insert(Connection connection, List<OutputChunk> chunks) throws SQLException {
         if (chunks.isEmpty()) {
-            return;
+            return Map.of();
         }
-        Map<UUID, long[]> cutRanges = cutRanges(connection, chunks);
-        List<UUID> runIds = new ArrayList<>(chunks.size());
-        List<Long> sequences = new ArrayList<>(chunks.size());
-        List<Short> streams = new ArrayList<>(chunks.size());
-        List<byte[]> data = new ArrayList<>(chunks.size());
-        for (OutputChunk chunk : chunks) {
-            UUID runId = UUID.fromString(chunk.getRunId());
-            long[] cut = cutRanges.get(runId);
+        int size = chunks.size();
+        UUID[] chunkRuns = new UUID[size];
+        for (int i = 0; i < size; i++) {
+            chunkRuns[i] = UUID.fromString(chunks.get(i).getRunId());
+        }
+        Map<UUID, long[]> cutRanges = cutRanges(connection, chunkRuns);
+        List<UUID> runIds = new ArrayList<>(size);
+        List<Long> sequences = new ArrayList<>(size);
+        List<Short> streams = new ArrayList<>(size);
+        List<byte[]> data = new ArrayList<>(size);
+        for (int i = 0; i < size; i++) {
+            OutputChunk chunk = chunks.get(i);
+            long[] cut = cutRanges.get(chunkRuns[i]);
             if (cut != null && chunk.getSequence() >= cut[0] && chunk.getSequence() <= cut[1]) {
                 continue;
             }
-            runIds.add(runId);
+            runIds.add(chunkRuns[i]);
             sequences.add(chunk.getSequence());
             streams.add((short) (chunk.getStream() == OutputStream.OUTPUT_STREAM_STDERR ? 2 : 1));
             data.add(chunk.getData().toByteArray());
         }
         if (runIds.isEmpty()) {
-            return;
+            return Map.of();
         }
-        // A replayed chunk is not returned, so it never counts twice towards the cap.
         Map<UUID, Long> insertedBytes = new LinkedHashMap<>();
         try (PreparedStatement insert = connection.prepareStatement(INSERT_CHUNKS)) {
             insert.setArray(1, connection.createArrayOf("uuid", runIds.toArray()));
@@ -103,34 +115,46 @@ class OutputCap {
                 }
             }
         }
-        if (insertedBytes.isEmpty()) {
+        return insertedBytes;
+    }
+
+    /**
+     * Adds newly stored output to runs already stored, and cuts the runs that are now well over
+     * the cap. Chunks whose run has no row (its run_started was lost) stay stored but uncounted.
+     */
+    void addStored(Connection connection, Map<UUID, Long> addedBytes) throws SQLException {
+        if (addedBytes.isEmpty()) {
             return;
         }
+        Map<UUID, Long> storedBytes = new LinkedHashMap<>();
         try (PreparedStatement update = connection.prepareStatement(ADD_STORED)) {
-            update.setArray(1, connection.createArrayOf("uuid", insertedBytes.keySet().toArray()));
-            update.setArray(2, connection.createArrayOf("bigint", insertedBytes.values().toArray()));
-            List<UUID> overCap = new ArrayList<>();
+            update.setArray(1, connection.createArrayOf("uuid", addedBytes.keySet().toArray()));
+            update.setArray(2, connection.createArrayOf("bigint", addedBytes.values().toArray()));
             try (ResultSet rows = update.executeQuery()) {
-                // Chunks whose run has no row yet (its run_started was lost) are stored but not
-                // counted towards the cap.
                 while (rows.next()) {
-                    // Cut only once well over the cap, so a steady stream cuts in batches.
-                    if (rows.getLong(2) > capBytes() + capBytes() / 8) {
-                        overCap.add(rows.getObject(1, UUID.class));
-                    }
+                    storedBytes.put(rows.getObject(1, UUID.class), rows.getLong(2));
                 }
             }
-            for (UUID runId : overCap) {
-                cutMiddle(connection, runId);
+        }
+        cutOverCap(connection, storedBytes);
+    }
+
+    /** Cuts the middle of each run whose stored output (run id → bytes, as just written) is well over the cap. */
+    void cutOverCap(Connection connection, Map<UUID, Long> storedBytes) throws SQLException {
+        for (Map.Entry<UUID, Long> run : storedBytes.entrySet()) {
+            // Cut only once well over the cap, so a steady stream cuts in batches.
+            if (run.getValue() > capBytes() + capBytes() / 8) {
+                cutMiddle(connection, run.getKey());
             }
         }
     }
 
-    private Map<UUID, long[]> cutRanges(Connection connection, List<OutputChunk> chunks) throws SQLException {
+    private Map<UUID, long[]> cutRanges(Connection connection, UUID[] chunkRuns) throws SQLException {
         Map<UUID, long[]> ranges = new HashMap<>();
-        UUID[] runIds = chunks.stream().map(chunk -> UUID.fromString(chunk.getRunId())).distinct().toArray(UUID[]::new);
+        // The partial index runs_output_cut (V12) holds only the runs that have a cut, so this
+        // costs next to nothing for the runs that have none, whatever the planner's statistics.
         try (PreparedStatement select = connection.prepareStatement(CUT_RANGES)) {
-            select.setArray(1, connection.createArrayOf("uuid", runIds));
+            select.setArray(1, connection.createArrayOf("uuid", Arrays.stream(chunkRuns).distinct().toArray()));
             try (ResultSet rows = select.executeQuery()) {
                 while (rows.next()) {
                     ranges.put(rows.getObject(1, UUID.class), new long[] {rows.getLong(2), rows.getLong(3)});
