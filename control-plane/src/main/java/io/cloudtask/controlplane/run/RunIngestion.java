@@ -13,6 +13,7 @@ import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
 import java.sql.SQLException;
+import java.sql.Statement;
 import java.time.Clock;
 import java.time.Instant;
 import java.time.OffsetDateTime;
@@ -157,6 +158,13 @@ public class RunIngestion {
         transactions.executeWrite(status -> {
             Connection connection = status.getConnection();
             OffsetDateTime now = now();
+            try (Statement statement = connection.createStatement()) {
+                // The lookups below join the batch's few ids against a month of runs. A plan cached
+                // while the month was small (each month starts empty, without statistics until
+                // autoanalyze) scans the whole month at every batch once it has grown; planning
+                // each statement for the batch at hand keeps them index probes.
+                statement.execute("SET LOCAL plan_cache_mode = force_custom_plan");
+            }
             supersedeProvisional(connection, started, finished);
             // Chunks first: a run created below then starts with its output already counted.
             Map<UUID, Long> newOutput = outputCap.insert(connection, chunks);
