@@ -70,7 +70,10 @@ public class RunIngestion {
             // ids derive from the fire time's milliseconds, and so that a text round trip of the
             // timestamp that rounds a sub-microsecond part differently can never miss the run.
             + " WHERE runs.id = f.id AND runs.fire_time BETWEEN f.fire_time - INTERVAL '1 millisecond'"
-            + " AND f.fire_time + INTERVAL '1 millisecond' AND runs.status IN (%s) RETURNING runs.id";
+            + " AND f.fire_time + INTERVAL '1 millisecond' AND runs.status IN (%s)"
+            // The batch's span of fire times, as constants: the statement is planned for the months
+            // it touches only (each month's partition planned costs time, found or not).
+            + " AND runs.fire_time BETWEEN ? AND ? RETURNING runs.id";
     /**
      * Records a batch of runs each in the state its events in the batch lead to from no row at
      * all; a run that is already stored (or whose fire is) is left as it is and not returned.
@@ -94,7 +97,7 @@ public class RunIngestion {
      */
     private static final String SUPERSEDE_PROVISIONAL = "DELETE FROM runs USING unnest(?::uuid[], ?::timestamptz[])"
             + " AS r(id, fire_time) WHERE runs.id = r.id AND runs.fire_time BETWEEN r.fire_time - INTERVAL '1 millisecond'"
-            + " AND r.fire_time + INTERVAL '1 millisecond' AND runs.provisional";
+            + " AND r.fire_time + INTERVAL '1 millisecond' AND runs.provisional AND runs.fire_time BETWEEN ? AND ?";
 
     private final TransactionOperations<Connection> transactions;
     private final Clock clock;
@@ -246,14 +249,17 @@ public class RunIngestion {
             throws SQLException {
         List<Object> ids = new ArrayList<>();
         List<String> fireTimes = new ArrayList<>();
+        FireSpan span = new FireSpan();
         for (RunStarted event : started) {
             ids.add(UUID.fromString(event.getRunId()));
             fireTimes.add(timestamp(event.getFireTime()));
+            span.add(event.getFireTime());
         }
         for (RunFinished event : finished) {
             if (!event.getProvisional()) {
                 ids.add(UUID.fromString(event.getRunId()));
                 fireTimes.add(timestamp(event.getFireTime()));
+                span.add(event.getFireTime());
             }
         }
         if (ids.isEmpty()) {
@@ -262,6 +268,7 @@ public class RunIngestion {
         try (PreparedStatement delete = connection.prepareStatement(SUPERSEDE_PROVISIONAL)) {
             delete.setArray(1, connection.createArrayOf("uuid", ids.toArray()));
             delete.setArray(2, connection.createArrayOf("timestamptz", fireTimes.toArray()));
+            span.bind(delete, 3);
             delete.executeUpdate();
         }
     }
@@ -411,6 +418,7 @@ public class RunIngestion {
         Long[] outputBytes = new Long[size];
         Long[] chunkCounts = new Long[size];
         String[] fireTimes = new String[size];
+        FireSpan span = new FireSpan();
         for (int i = 0; i < size; i++) {
             RunFinished event = reports.get(i).finishes().get(round);
             ids[i] = reports.get(i).id();
@@ -421,6 +429,7 @@ public class RunIngestion {
             outputBytes[i] = event.getOutputBytes();
             chunkCounts[i] = event.getOutputChunkCount();
             fireTimes[i] = timestamp(event.getFireTime());
+            span.add(event.getFireTime());
         }
         Set<UUID> finished = new HashSet<>();
         try (PreparedStatement update = connection.prepareStatement(FINISH_STORED.formatted(storedSources))) {
@@ -433,6 +442,7 @@ public class RunIngestion {
             update.setArray(7, connection.createArrayOf("int8", outputBytes));
             update.setArray(8, connection.createArrayOf("int8", chunkCounts));
             update.setArray(9, connection.createArrayOf("text", fireTimes));
+            span.bind(update, 10);
             try (ResultSet rows = update.executeQuery()) {
                 while (rows.next()) {
                     finished.add(rows.getObject(1, UUID.class));
@@ -457,6 +467,30 @@ public class RunIngestion {
 
     private OffsetDateTime now() {
         return OffsetDateTime.ofInstant(clock.instant(), ZoneOffset.UTC);
+    }
+
+    /**
+     * The earliest and latest fire time of a statement's runs, widened by the millisecond its
+     * per-run match allows either side; bound as two timestamptz parameters.
+     */
+    private static final class FireSpan {
+        private Instant earliest;
+        private Instant latest;
+
+        void add(com.google.protobuf.Timestamp fireTime) {
+            Instant instant = Timestamps.toInstant(fireTime);
+            if (earliest == null || instant.isBefore(earliest)) {
+                earliest = instant;
+            }
+            if (latest == null || instant.isAfter(latest)) {
+                latest = instant;
+            }
+        }
+
+        void bind(PreparedStatement statement, int index) throws SQLException {
+            statement.setObject(index, OffsetDateTime.ofInstant(earliest.minusMillis(1), ZoneOffset.UTC));
+            statement.setObject(index + 1, OffsetDateTime.ofInstant(latest.plusMillis(1), ZoneOffset.UTC));
+        }
     }
 
     /**
