@@ -105,6 +105,16 @@ class RunBatchIngestionTest extends ControlPlaneTest {
         assertThat(rows(january.runId())).containsExactly("runs_2043_01 SUCCEEDED stored=1 provisional=false");
         assertThat(rows(february.runId())).containsExactly("runs_2043_02 KILLED stored=1 provisional=false");
         assertThat(rows(lateStart.runId())).containsExactly("runs_2043_02 TIMED_OUT stored=0 provisional=false");
+
+        // Runs of both months started in one batch and finished in the next.
+        RunEvents longJanuary = newFire(Instant.parse("2043-01-31T23:00:00Z"));
+        RunEvents longFebruary = newFire(Instant.parse("2043-02-01T01:00:00Z"));
+        ingestion.ingest("agent-months", "default", List.of(longJanuary.started(), longFebruary.started()));
+        ingestion.ingest("agent-months", "default", List.of(longFebruary.chunk(0, bytes("ab")),
+                longFebruary.finished(RunStatus.RUN_STATUS_SUCCEEDED), longJanuary.finished(RunStatus.RUN_STATUS_FAILED)));
+
+        assertThat(rows(longJanuary.runId())).containsExactly("runs_2043_01 FAILED stored=0 provisional=false");
+        assertThat(rows(longFebruary.runId())).containsExactly("runs_2043_02 SUCCEEDED stored=2 provisional=false");
     }
 
     @Test
