@@ -23,6 +23,7 @@ import java.util.ArrayList;
 import java.util.Collection;
 import java.util.HashSet;
 import java.util.LinkedHashMap;
+import java.util.LinkedHashSet;
 import java.util.Map;
 import java.util.List;
 import java.util.Set;
@@ -170,12 +171,12 @@ public class RunIngestion {
             }
             supersedeProvisional(connection, started, finished);
             // Chunks first: a run created below then starts with its output already counted.
-            Map<UUID, Long> newOutput = outputCap.insert(connection, chunks);
-            Map<UUID, Long> created = insertRuns(connection, agentId, cluster, reports, newOutput, now);
+            OutputCap.NewOutput newOutput = outputCap.insert(connection, chunks);
+            Map<UUID, Long> created = insertRuns(connection, agentId, cluster, reports, newOutput.bytes(), now);
             outputCap.cutOverCap(connection, created);
-            Map<UUID, Long> toStoredRuns = new LinkedHashMap<>(newOutput);
-            toStoredRuns.keySet().removeAll(created.keySet());
-            outputCap.addStored(connection, toStoredRuns);
+            Set<UUID> storedBefore = new LinkedHashSet<>(newOutput.bytes().keySet());
+            storedBefore.removeAll(created.keySet());
+            outputCap.addStored(connection, newOutput, storedBefore);
             List<RunReport> toFinish = new ArrayList<>();
             for (RunReport report : reports) {
                 if (!created.containsKey(report.id()) && !report.finishes().isEmpty()) {
