@@ -162,16 +162,17 @@ public class RunIngestion {
         transactions.executeWrite(status -> {
             Connection connection = status.getConnection();
             OffsetDateTime now = now();
+            // Chunks first: a run created below then starts with its output already counted.
+            OutputCap.NewOutput newOutput = outputCap.insert(connection, chunks);
             try (Statement statement = connection.createStatement()) {
                 // The lookups below join the batch's few ids against a month of runs. A plan cached
                 // while the month was small (each month starts empty, without statistics until
                 // autoanalyze) scans the whole month at every batch once it has grown; planning
-                // each statement for the batch at hand keeps them index probes.
+                // each statement for the batch at hand keeps them index probes. (The chunk insert
+                // above looks nothing up, and planning it anew would copy megabytes of output.)
                 statement.execute("SET LOCAL plan_cache_mode = force_custom_plan");
             }
             supersedeProvisional(connection, started, finished);
-            // Chunks first: a run created below then starts with its output already counted.
-            OutputCap.NewOutput newOutput = outputCap.insert(connection, chunks);
             Map<UUID, Long> created = insertRuns(connection, agentId, cluster, reports, newOutput.bytes(), now);
             outputCap.cutOverCap(connection, created);
             Set<UUID> storedBefore = new LinkedHashSet<>(newOutput.bytes().keySet());
