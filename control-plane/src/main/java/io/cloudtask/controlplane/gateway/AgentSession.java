@@ -30,9 +30,10 @@ import org.slf4j.LoggerFactory;
  * One agent's {@code Connect} stream on this replica.
  *
  * <p>Flow control: inbound messages are requested explicitly, at most {@link #WINDOW} ahead of
- * what has been processed, so a fast agent cannot grow this replica's memory. Run events that
- * arrive together are stored in one transaction and acknowledged (cumulatively, by journal
- * sequence) only after the commit. A storage failure closes the stream with UNAVAILABLE: the
+ * what has been taken for processing, so a fast agent cannot grow this replica's memory. Run
+ * events that arrive together are stored in one transaction and acknowledged (cumulatively, by
+ * journal sequence) only after the commit; the places a batch frees in the window are requested
+ * again just before it is stored, so the next messages arrive while it is. A storage failure closes the stream with UNAVAILABLE: the
  * agent reconnects and replays what was not acknowledged, and ingestion is idempotent.
  *
  * <p>Threading: gRPC calls {@code onNext}/{@code onError}/{@code onCompleted} on its own threads;
@@ -43,8 +44,9 @@ final class AgentSession implements StreamObserver<AgentMessage> {
     private static final Logger log = LoggerFactory.getLogger(AgentSession.class);
     /**
      * Inbound messages requested ahead of processing. Larger batches mean fewer commits (the cost
-     * that dominates ingestion); the memory bound per stream is WINDOW times the largest message
-     * ({@link #MAX_CHUNK_BYTES} for output), 16 MiB.
+     * that dominates ingestion). The memory bound per stream is WINDOW times the largest message
+     * ({@link #MAX_CHUNK_BYTES} for output), 16 MiB, plus the batch being stored (at most
+     * {@link #BATCH_BYTES} of output and one chunk more), 24 MiB in all.
      */
     static final int WINDOW = 256;
     /** The largest output chunk accepted (the Java agent sends at most 32 KiB). */
@@ -63,6 +65,8 @@ final class AgentSession implements StreamObserver<AgentMessage> {
     private boolean closed;
     /** Output bytes in the batch being gathered (drain thread only). */
     private int batchBytes;
+    /** Messages taken from the inbox whose places in the window were not requested again yet (drain thread only). */
+    private int taken;
 
     AgentSession(ServerCallStreamObserver<ControlMessage> out, SerialExecutor serial, GatewayContext context,
             InetAddress remote) {
@@ -126,10 +130,9 @@ final class AgentSession implements StreamObserver<AgentMessage> {
     private void drain() {
         List<AgentMessage> runEvents = new ArrayList<>();
         List<FireClaim> claims = new ArrayList<>();
-        int processed = 0;
         AgentMessage message;
         while (!closed && (message = inbox.poll()) != null) {
-            processed++;
+            taken++;
             try {
                 switch (message.getBodyCase()) {
                     case HELLO -> {
@@ -183,8 +186,14 @@ final class AgentSession implements StreamObserver<AgentMessage> {
             fail(GrpcErrors.toStatus(e));
             return;
         }
-        if (!closed && processed > 0 && agentId != null) {
-            out.request(processed);
+        requestTaken();
+    }
+
+    /** Requests as many messages as were taken from the inbox since the last request. */
+    private void requestTaken() {
+        if (!closed && taken > 0 && agentId != null) {
+            out.request(taken);
+            taken = 0;
         }
     }
 
@@ -256,6 +265,9 @@ final class AgentSession implements StreamObserver<AgentMessage> {
         if (runEvents.isEmpty()) {
             return;
         }
+        // The next messages travel and are parsed while this batch is stored; without this the
+        // drain after the commit starts on the first of them and stores a batch of a few.
+        requestTaken();
         context.ingestion().ingest(agentId, cluster, runEvents);
         long acknowledged = 0;
         for (AgentMessage event : runEvents) {

@@ -13,14 +13,17 @@ import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
 import java.sql.SQLException;
-import java.sql.Types;
+import java.sql.Statement;
 import java.time.Clock;
+import java.time.Instant;
 import java.time.OffsetDateTime;
 import java.time.YearMonth;
 import java.time.ZoneOffset;
 import java.util.ArrayList;
+import java.util.Collection;
 import java.util.HashSet;
 import java.util.LinkedHashMap;
+import java.util.LinkedHashSet;
 import java.util.Map;
 import java.util.List;
 import java.util.Set;
@@ -33,10 +36,16 @@ import org.slf4j.LoggerFactory;
  * Stores the run events agents report, idempotently: a run is keyed by its id and fire time (and by
  * its fire: (task, fire time, attempt) for a scheduled fire, plus the agent for a broadcast one,
  * (command, attempt) for a manual run), an output chunk by (run id, sequence), and a finished run
- * is only written over a RUNNING one. Replaying any prefix of an agent's events therefore changes
- * nothing. A batch with a run in a month that has no partition yet creates that month's partition
- * first (in a transaction of its own) and is then stored again. Thread-safe; each call stores its
- * batch in one transaction.
+ * is only written over a state the state machine allows the finish from. Replaying any prefix of
+ * an agent's events therefore changes nothing. A batch with a run in a month that has no partition
+ * yet creates that month's partition first (in a transaction of its own) and is then stored again.
+ * Thread-safe; each call stores its batch in one transaction.
+ *
+ * <p>A batch is stored in a fixed number of statements, whatever its size: the events of each run
+ * are folded into the row the run would have if it were new ({@link RunReport}), and one insert
+ * writes all those rows, each in its final state (a run started and finished within the batch is
+ * written once, not inserted RUNNING and then updated). Only the runs that were already stored
+ * (started in an earlier batch, replays) are then finished by a guarded update, as before.
  */
 @Singleton
 public class RunIngestion {
@@ -48,9 +57,6 @@ public class RunIngestion {
     /** The SQLSTATE of an insert that no partition of {@code runs} accepts. */
     private static final String CHECK_VIOLATION = "23514";
 
-    private static final String INSERT_STARTED = "INSERT INTO runs (id, task_id, cluster, agent_id, fire_time,"
-            + " attempt, trigger, status, spec_version, started_at, created_at, updated_at, command_id, fire_scope)"
-            + " VALUES (?, ?, ?, ?, ?, ?, ?, 'RUNNING', ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING";
     /**
      * Finishes a batch of runs in one statement, each only over a stored state the state machine
      * allows the finish from (%s is that list); returns the ids it finished.
@@ -65,20 +71,34 @@ public class RunIngestion {
             // ids derive from the fire time's milliseconds, and so that a text round trip of the
             // timestamp that rounds a sub-microsecond part differently can never miss the run.
             + " WHERE runs.id = f.id AND runs.fire_time BETWEEN f.fire_time - INTERVAL '1 millisecond'"
-            + " AND f.fire_time + INTERVAL '1 millisecond' AND runs.status IN (%s) RETURNING runs.id";
-    /** A finish whose start never arrived (or was already finished: then nothing happens). */
-    private static final String INSERT_FINISHED = "INSERT INTO runs (id, task_id, cluster, agent_id, fire_time,"
-            + " attempt, trigger, status, spec_version, started_at, finished_at, exit_code, error, output_bytes,"
-            + " output_chunk_count, created_at, updated_at, command_id, fire_scope, provisional)"
-            + " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-            + " ON CONFLICT DO NOTHING";
+            + " AND f.fire_time + INTERVAL '1 millisecond' AND runs.status IN (%s)"
+            // The batch's span of fire times, as constants: the statement is planned for the months
+            // it touches only (each month's partition planned costs time, found or not).
+            + " AND runs.fire_time BETWEEN ? AND ? RETURNING runs.id";
+    /**
+     * Records a batch of runs each in the state its events in the batch lead to from no row at
+     * all; a run that is already stored (or whose fire is) is left as it is and not returned.
+     */
+    private static final String INSERT_RUNS = "INSERT INTO runs (id, task_id, cluster, agent_id, fire_time, attempt,"
+            + " trigger, status, spec_version, started_at, finished_at, exit_code, error, output_bytes,"
+            + " output_chunk_count, output_stored_bytes, created_at, updated_at, command_id, fire_scope, provisional)"
+            + " SELECT r.id, r.task_id, ?, ?, r.fire_time, r.attempt, r.trigger, r.status, r.spec_version, r.started_at,"
+            + " r.finished_at, r.exit_code, r.error, r.output_bytes, r.chunk_count, r.stored_bytes, ?, ?, r.command_id,"
+            + " r.fire_scope, r.provisional"
+            + " FROM unnest(?::uuid[], ?::uuid[], ?::timestamptz[], ?::int[], ?::text[], ?::text[], ?::bigint[],"
+            + " ?::timestamptz[], ?::timestamptz[], ?::int[], ?::text[], ?::bigint[], ?::bigint[], ?::bigint[],"
+            + " ?::uuid[], ?::text[], ?::boolean[]) AS r(id, task_id, fire_time, attempt, trigger, status,"
+            + " spec_version, started_at, finished_at, exit_code, error, output_bytes, chunk_count, stored_bytes,"
+            + " command_id, fire_scope, provisional)"
+            + " ON CONFLICT DO NOTHING RETURNING id, output_stored_bytes";
     /**
      * Removes provisional MISSED records (hand-over gaps) of fires that an agent reports for real;
-     * the report is then stored as if nothing had been recorded. Matched like FINISH_STORED.
+     * the report is then stored as if nothing had been recorded. Matched like FINISH_STORED; the
+     * partial index runs_provisional (V12) holds only provisional records, so the probe is cheap.
      */
     private static final String SUPERSEDE_PROVISIONAL = "DELETE FROM runs USING unnest(?::uuid[], ?::timestamptz[])"
             + " AS r(id, fire_time) WHERE runs.id = r.id AND runs.fire_time BETWEEN r.fire_time - INTERVAL '1 millisecond'"
-            + " AND r.fire_time + INTERVAL '1 millisecond' AND runs.provisional";
+            + " AND r.fire_time + INTERVAL '1 millisecond' AND runs.provisional AND runs.fire_time BETWEEN ? AND ?";
 
     private final TransactionOperations<Connection> transactions;
     private final Clock clock;
@@ -117,8 +137,9 @@ public class RunIngestion {
                 default -> throw new IllegalArgumentException("not a run event: " + event.getBodyCase());
             }
         }
+        Collection<RunReport> reports = RunReport.fold(started, finished);
         try {
-            store(agentId, cluster, started, chunks, finished);
+            store(agentId, cluster, started, chunks, finished, reports);
         } catch (Exception e) {
             // Exception, not RuntimeException: the transaction template rethrows the callback's
             // SQLException as it is; everything else is rethrown unchanged.
@@ -132,18 +153,38 @@ public class RunIngestion {
             finished.forEach(event -> months.add(RunPartitions.monthOf(Timestamps.toInstant(event.getFireTime()))));
             log.info("run events of agent {} fall in months without a partition; creating {}", agentId, months);
             partitions.ensure(months);
-            store(agentId, cluster, started, chunks, finished);
+            store(agentId, cluster, started, chunks, finished, reports);
         }
     }
 
     private void store(String agentId, String cluster, List<RunStarted> started, List<OutputChunk> chunks,
-            List<RunFinished> finished) {
+            List<RunFinished> finished, Collection<RunReport> reports) {
         transactions.executeWrite(status -> {
             Connection connection = status.getConnection();
+            OffsetDateTime now = now();
+            // Chunks first: a run created below then starts with its output already counted.
+            OutputCap.NewOutput newOutput = outputCap.insert(connection, chunks);
+            try (Statement statement = connection.createStatement()) {
+                // The lookups below join the batch's few ids against a month of runs. A plan cached
+                // while the month was small (each month starts empty, without statistics until
+                // autoanalyze) scans the whole month at every batch once it has grown; planning
+                // each statement for the batch at hand keeps them index probes. (The chunk insert
+                // above looks nothing up, and planning it anew would copy megabytes of output.)
+                statement.execute("SET LOCAL plan_cache_mode = force_custom_plan");
+            }
             supersedeProvisional(connection, started, finished);
-            insertStarted(connection, agentId, cluster, started);
-            outputCap.store(connection, chunks);
-            finish(connection, agentId, cluster, finished);
+            Map<UUID, Long> created = insertRuns(connection, agentId, cluster, reports, newOutput.bytes(), now);
+            outputCap.cutOverCap(connection, created);
+            Set<UUID> storedBefore = new LinkedHashSet<>(newOutput.bytes().keySet());
+            storedBefore.removeAll(created.keySet());
+            outputCap.addStored(connection, newOutput, storedBefore);
+            List<RunReport> toFinish = new ArrayList<>();
+            for (RunReport report : reports) {
+                if (!created.containsKey(report.id()) && !report.finishes().isEmpty()) {
+                    toFinish.add(report);
+                }
+            }
+            finishStored(connection, toFinish, now);
             return null;
         });
     }
@@ -210,14 +251,17 @@ public class RunIngestion {
             throws SQLException {
         List<Object> ids = new ArrayList<>();
         List<String> fireTimes = new ArrayList<>();
+        FireSpan span = new FireSpan();
         for (RunStarted event : started) {
             ids.add(UUID.fromString(event.getRunId()));
-            fireTimes.add(time(event.getFireTime()).toString());
+            fireTimes.add(timestamp(event.getFireTime()));
+            span.add(event.getFireTime());
         }
         for (RunFinished event : finished) {
             if (!event.getProvisional()) {
                 ids.add(UUID.fromString(event.getRunId()));
-                fireTimes.add(time(event.getFireTime()).toString());
+                fireTimes.add(timestamp(event.getFireTime()));
+                span.add(event.getFireTime());
             }
         }
         if (ids.isEmpty()) {
@@ -226,96 +270,148 @@ public class RunIngestion {
         try (PreparedStatement delete = connection.prepareStatement(SUPERSEDE_PROVISIONAL)) {
             delete.setArray(1, connection.createArrayOf("uuid", ids.toArray()));
             delete.setArray(2, connection.createArrayOf("timestamptz", fireTimes.toArray()));
+            span.bind(delete, 3);
             delete.executeUpdate();
         }
     }
 
-    private void insertStarted(Connection connection, String agentId, String cluster, List<RunStarted> events)
-            throws SQLException {
-        if (events.isEmpty()) {
-            return;
+    /**
+     * Inserts each report's run as a new row; returns the id and stored output bytes of each run
+     * it created (the others were stored already, or their fire was).
+     */
+    private static Map<UUID, Long> insertRuns(Connection connection, String agentId, String cluster,
+            Collection<RunReport> reports, Map<UUID, Long> newOutput, OffsetDateTime now) throws SQLException {
+        if (reports.isEmpty()) {
+            return Map.of();
         }
-        OffsetDateTime now = now();
-        try (PreparedStatement insert = connection.prepareStatement(INSERT_STARTED)) {
-            for (RunStarted event : events) {
-                insert.setObject(1, UUID.fromString(event.getRunId()));
-                insert.setObject(2, UUID.fromString(event.getTaskId()));
-                insert.setString(3, cluster);
-                insert.setString(4, agentId);
-                insert.setObject(5, time(event.getFireTime()));
-                insert.setInt(6, event.getAttempt());
-                insert.setString(7, trigger(event.getTrigger()));
-                insert.setLong(8, event.getSpecVersion());
-                insert.setObject(9, event.hasStartedAt() ? time(event.getStartedAt()) : now);
-                insert.setObject(10, now);
-                insert.setObject(11, now);
-                insert.setObject(12, commandId(event.getCommandId()), Types.OTHER);
-                insert.setString(13, fireScope(agentId, event.getBroadcast()));
-                insert.addBatch();
+        int size = reports.size();
+        Object[] ids = new Object[size];
+        Object[] taskIds = new Object[size];
+        String[] fireTimes = new String[size];
+        Integer[] attempts = new Integer[size];
+        String[] triggers = new String[size];
+        String[] statuses = new String[size];
+        Long[] specVersions = new Long[size];
+        String[] startedAt = new String[size];
+        String[] finishedAt = new String[size];
+        Integer[] exitCodes = new Integer[size];
+        String[] errors = new String[size];
+        Long[] outputBytes = new Long[size];
+        Long[] chunkCounts = new Long[size];
+        Long[] storedBytes = new Long[size];
+        Object[] commandIds = new Object[size];
+        String[] fireScopes = new String[size];
+        Boolean[] provisional = new Boolean[size];
+        String nowText = timestamp(now.toInstant());
+        int i = 0;
+        for (RunReport report : reports) {
+            RunStarted start = report.start();
+            RunFinished end = report.end();
+            ids[i] = report.id();
+            statuses[i] = report.state().name();
+            storedBytes[i] = newOutput.getOrDefault(report.id(), 0L);
+            if (start != null) {
+                taskIds[i] = UUID.fromString(start.getTaskId());
+                fireTimes[i] = timestamp(start.getFireTime());
+                attempts[i] = start.getAttempt();
+                triggers[i] = trigger(start.getTrigger());
+                specVersions[i] = start.getSpecVersion();
+                startedAt[i] = start.hasStartedAt() ? timestamp(start.getStartedAt()) : nowText;
+                commandIds[i] = commandId(start.getCommandId());
+                fireScopes[i] = fireScope(agentId, start.getBroadcast());
+                provisional[i] = false;
+            } else {
+                taskIds[i] = UUID.fromString(end.getTaskId());
+                fireTimes[i] = timestamp(end.getFireTime());
+                attempts[i] = end.getAttempt();
+                triggers[i] = trigger(end.getTrigger());
+                specVersions[i] = end.getSpecVersion();
+                startedAt[i] = end.hasStartedAt() ? timestamp(end.getStartedAt()) : null;
+                commandIds[i] = commandId(end.getCommandId());
+                fireScopes[i] = fireScope(agentId, end.getBroadcast());
+                provisional[i] = end.getProvisional() && end.getStatus() == RunStatus.RUN_STATUS_MISSED;
             }
-            insert.executeBatch();
-        }
-    }
-
-    private void finish(Connection connection, String agentId, String cluster, List<RunFinished> events)
-            throws SQLException {
-        if (events.isEmpty()) {
-            return;
-        }
-        OffsetDateTime now = now();
-        // Finishes that may follow the same stored states go in one statement.
-        Map<String, List<RunFinished>> bySources = new LinkedHashMap<>();
-        for (RunFinished event : events) {
-            RunEvent runEvent = RunStateMachine.finishEvent(RunState.valueOf(status(event.getStatus())));
-            bySources.computeIfAbsent(RunStateMachine.storedSourcesSql(runEvent), k -> new ArrayList<>()).add(event);
-        }
-        Set<UUID> finished = new HashSet<>();
-        for (Map.Entry<String, List<RunFinished>> group : bySources.entrySet()) {
-            if (!group.getKey().isEmpty()) {
-                finished.addAll(finishStored(connection, group.getKey(), group.getValue(), now));
+            if (end != null) {
+                finishedAt[i] = timestamp(end.getFinishedAt());
+                exitCodes[i] = end.getHasExitCode() ? end.getExitCode() : null;
+                errors[i] = end.getError().isEmpty() ? null : end.getError();
+                outputBytes[i] = end.getOutputBytes();
+                chunkCounts[i] = end.getOutputChunkCount();
+            } else {
+                outputBytes[i] = 0L;
+                chunkCounts[i] = 0L;
             }
+            i++;
         }
-        // The rest have no stored run in a state they may follow: record those that have no run
-        // at all (NONE is a legal source); a run in another state stays as it is.
-        try (PreparedStatement insert = connection.prepareStatement(INSERT_FINISHED)) {
-            boolean any = false;
-            for (RunFinished event : events) {
-                UUID runId = UUID.fromString(event.getRunId());
-                if (finished.contains(runId)) {
-                    continue;
+        Map<UUID, Long> created = new LinkedHashMap<>();
+        try (PreparedStatement insert = connection.prepareStatement(INSERT_RUNS)) {
+            insert.setString(1, cluster);
+            insert.setString(2, agentId);
+            insert.setObject(3, now);
+            insert.setObject(4, now);
+            insert.setArray(5, connection.createArrayOf("uuid", ids));
+            insert.setArray(6, connection.createArrayOf("uuid", taskIds));
+            insert.setArray(7, connection.createArrayOf("text", fireTimes));
+            insert.setArray(8, connection.createArrayOf("int4", attempts));
+            insert.setArray(9, connection.createArrayOf("text", triggers));
+            insert.setArray(10, connection.createArrayOf("text", statuses));
+            insert.setArray(11, connection.createArrayOf("int8", specVersions));
+            insert.setArray(12, connection.createArrayOf("text", startedAt));
+            insert.setArray(13, connection.createArrayOf("text", finishedAt));
+            insert.setArray(14, connection.createArrayOf("int4", exitCodes));
+            insert.setArray(15, connection.createArrayOf("text", errors));
+            insert.setArray(16, connection.createArrayOf("int8", outputBytes));
+            insert.setArray(17, connection.createArrayOf("int8", chunkCounts));
+            insert.setArray(18, connection.createArrayOf("int8", storedBytes));
+            insert.setArray(19, connection.createArrayOf("uuid", commandIds));
+            insert.setArray(20, connection.createArrayOf("text", fireScopes));
+            insert.setArray(21, connection.createArrayOf("bool", provisional));
+            try (ResultSet rows = insert.executeQuery()) {
+                while (rows.next()) {
+                    created.put(rows.getObject(1, UUID.class), rows.getLong(2));
                 }
-                any = true;
-                insert.setObject(1, runId);
-                insert.setObject(2, UUID.fromString(event.getTaskId()));
-                insert.setString(3, cluster);
-                insert.setString(4, agentId);
-                insert.setObject(5, time(event.getFireTime()));
-                insert.setInt(6, event.getAttempt());
-                insert.setString(7, trigger(event.getTrigger()));
-                insert.setString(8, status(event.getStatus()));
-                insert.setLong(9, event.getSpecVersion());
-                insert.setObject(10, event.hasStartedAt() ? time(event.getStartedAt()) : null);
-                insert.setObject(11, time(event.getFinishedAt()));
-                setExitCode(insert, 12, event);
-                insert.setString(13, event.getError().isEmpty() ? null : event.getError());
-                insert.setLong(14, event.getOutputBytes());
-                insert.setLong(15, event.getOutputChunkCount());
-                insert.setObject(16, now);
-                insert.setObject(17, now);
-                insert.setObject(18, commandId(event.getCommandId()), Types.OTHER);
-                insert.setString(19, fireScope(agentId, event.getBroadcast()));
-                insert.setBoolean(20, event.getProvisional() && event.getStatus() == RunStatus.RUN_STATUS_MISSED);
-                insert.addBatch();
             }
-            if (any) {
-                insert.executeBatch();
+        }
+        return created;
+    }
+
+    /**
+     * Applies the finishes of runs that were already stored, each only over a stored state the
+     * state machine allows it from, in the order they arrived: the first that applies ends the run
+     * (a later one could apply only over LOST, which no report leads to). Finishes of one run that
+     * differ (not a mere redelivery) take one more round each.
+     */
+    private static void finishStored(Connection connection, List<RunReport> reports, OffsetDateTime now)
+            throws SQLException {
+        List<RunReport> pending = reports;
+        for (int round = 0; !pending.isEmpty(); round++) {
+            // Finishes that may follow the same stored states go in one statement.
+            Map<String, List<RunReport>> bySources = new LinkedHashMap<>();
+            for (RunReport report : pending) {
+                RunFinished finish = report.finishes().get(round);
+                bySources.computeIfAbsent(RunStateMachine.storedSourcesSql(finishEvent(finish)),
+                        k -> new ArrayList<>()).add(report);
             }
+            Set<UUID> finished = new HashSet<>();
+            for (Map.Entry<String, List<RunReport>> group : bySources.entrySet()) {
+                // An empty list: the finish is legal only from no row at all (SKIP, MISS).
+                if (!group.getKey().isEmpty()) {
+                    finished.addAll(finishStored(connection, group.getKey(), group.getValue(), round, now));
+                }
+            }
+            List<RunReport> next = new ArrayList<>();
+            for (RunReport report : pending) {
+                if (!finished.contains(report.id()) && report.finishes().size() > round + 1) {
+                    next.add(report);
+                }
+            }
+            pending = next;
         }
     }
 
-    private static Set<UUID> finishStored(Connection connection, String storedSources, List<RunFinished> events,
-            OffsetDateTime now) throws SQLException {
-        int size = events.size();
+    private static Set<UUID> finishStored(Connection connection, String storedSources, List<RunReport> reports,
+            int round, OffsetDateTime now) throws SQLException {
+        int size = reports.size();
         Object[] ids = new Object[size];
         String[] statuses = new String[size];
         String[] finishedAt = new String[size];
@@ -324,16 +420,18 @@ public class RunIngestion {
         Long[] outputBytes = new Long[size];
         Long[] chunkCounts = new Long[size];
         String[] fireTimes = new String[size];
+        FireSpan span = new FireSpan();
         for (int i = 0; i < size; i++) {
-            RunFinished event = events.get(i);
-            ids[i] = UUID.fromString(event.getRunId());
+            RunFinished event = reports.get(i).finishes().get(round);
+            ids[i] = reports.get(i).id();
             statuses[i] = status(event.getStatus());
-            finishedAt[i] = time(event.getFinishedAt()).toString();
+            finishedAt[i] = timestamp(event.getFinishedAt());
             exitCodes[i] = event.getHasExitCode() ? event.getExitCode() : null;
             errors[i] = event.getError().isEmpty() ? null : event.getError();
             outputBytes[i] = event.getOutputBytes();
             chunkCounts[i] = event.getOutputChunkCount();
-            fireTimes[i] = time(event.getFireTime()).toString();
+            fireTimes[i] = timestamp(event.getFireTime());
+            span.add(event.getFireTime());
         }
         Set<UUID> finished = new HashSet<>();
         try (PreparedStatement update = connection.prepareStatement(FINISH_STORED.formatted(storedSources))) {
@@ -346,6 +444,7 @@ public class RunIngestion {
             update.setArray(7, connection.createArrayOf("int8", outputBytes));
             update.setArray(8, connection.createArrayOf("int8", chunkCounts));
             update.setArray(9, connection.createArrayOf("text", fireTimes));
+            span.bind(update, 10);
             try (ResultSet rows = update.executeQuery()) {
                 while (rows.next()) {
                     finished.add(rows.getObject(1, UUID.class));
@@ -355,12 +454,8 @@ public class RunIngestion {
         return finished;
     }
 
-    private static void setExitCode(PreparedStatement statement, int index, RunFinished event) throws SQLException {
-        if (event.getHasExitCode()) {
-            statement.setInt(index, event.getExitCode());
-        } else {
-            statement.setNull(index, Types.INTEGER);
-        }
+    static RunEvent finishEvent(RunFinished finish) {
+        return RunStateMachine.finishEvent(RunState.valueOf(status(finish.getStatus())));
     }
 
     /** Run status names as stored and shown: the proto name without its prefix. */
@@ -376,7 +471,42 @@ public class RunIngestion {
         return OffsetDateTime.ofInstant(clock.instant(), ZoneOffset.UTC);
     }
 
-    private static OffsetDateTime time(com.google.protobuf.Timestamp timestamp) {
-        return OffsetDateTime.ofInstant(Timestamps.toInstant(timestamp), ZoneOffset.UTC);
+    /**
+     * The earliest and latest fire time of a statement's runs, widened by the millisecond its
+     * per-run match allows either side; bound as two timestamptz parameters.
+     */
+    private static final class FireSpan {
+        private Instant earliest;
+        private Instant latest;
+
+        void add(com.google.protobuf.Timestamp fireTime) {
+            Instant instant = Timestamps.toInstant(fireTime);
+            if (earliest == null || instant.isBefore(earliest)) {
+                earliest = instant;
+            }
+            if (latest == null || instant.isAfter(latest)) {
+                latest = instant;
+            }
+        }
+
+        void bind(PreparedStatement statement, int index) throws SQLException {
+            statement.setObject(index, OffsetDateTime.ofInstant(earliest.minusMillis(1), ZoneOffset.UTC));
+            statement.setObject(index + 1, OffsetDateTime.ofInstant(latest.plusMillis(1), ZoneOffset.UTC));
+        }
+    }
+
+    /**
+     * A timestamp as PostgreSQL text, rounded to its microseconds the way the JDBC driver rounds a
+     * bound OffsetDateTime (half up), as earlier versions stored these columns: a replay of a run
+     * stored by one of them carries the same key (id, fire_time) and conflicts, as it must.
+     */
+    static String timestamp(com.google.protobuf.Timestamp timestamp) {
+        return timestamp(Timestamps.toInstant(timestamp));
+    }
+
+    static String timestamp(Instant instant) {
+        int belowMicros = instant.getNano() % 1_000;
+        instant = instant.minusNanos(belowMicros);
+        return (belowMicros > 499 ? instant.plusNanos(1_000) : instant).toString();
     }
 }

@@ -54,6 +54,16 @@ public final class RunStateMachine {
         throw new IllegalStateException("illegal run transition: " + event + " in state " + from);
     }
 
+    /** Whether {@code event} is legal in state {@code from}. */
+    public static boolean allows(RunState from, RunEvent event) {
+        for (Transition transition : TRANSITIONS) {
+            if (transition.from() == from && transition.event() == event) {
+                return true;
+            }
+        }
+        return false;
+    }
+
     /** The states from which {@code event} is legal. */
     public static Set<RunState> sources(RunEvent event) {
         Set<RunState> sources = EnumSet.noneOf(RunState.class);

@@ -1,0 +1,12 @@
+-- Ingestion looks, for every batch, for provisional MISSED records to supersede among the runs the
+-- batch reports, and almost never finds one. It matched runs by id through the primary key
+-- (id, fire_time); when a month's partition has no column statistics yet (its first minute,
+-- before autoanalyze) the planner cannot tell that an id is unique and scanned the whole month
+-- instead, once per batch. This partial index holds only provisional records, so it stays nearly
+-- empty and cheap to keep: a run is in it only while it is a hand-over's placeholder. See
+-- docs/runs-and-logs.md, "Ingestion".
+--
+-- Created on the partitioned table, so every partition gets it, and ATTACH PARTITION builds it on
+-- the months RunPartitions creates later. Building it reads each partition once under a SHARE
+-- lock (writes to runs wait), as any migration here runs before the control plane serves.
+CREATE INDEX runs_provisional ON runs (id, fire_time) WHERE provisional;
