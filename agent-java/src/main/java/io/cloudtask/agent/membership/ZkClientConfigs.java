@@ -10,9 +10,9 @@ import org.apache.zookeeper.common.ZKConfig;
  * <p>ZooKeeper 3.9's own {@link ZKClientConfig} creates a {@code ClientX509Util} only to copy the
  * {@code zookeeper.ssl.*} system properties, and the static initialiser of that class calls
  * {@code SSLContext.getDefault()}: the JVM's default TLS context, every certificate of the default
- * trust store parsed and kept, for a client that talks plaintext. On an idle agent that is about
- * 6 MiB of resident memory and a tenth of a second of start-up (docs/BENCHMARKS.md, "Agent memory
- * and start-up"). Without ZooKeeper TLS settings among the system properties, the configuration
+ * trust store parsed and kept, for a client that talks plaintext. On an idle agent that was about
+ * 7 MiB of resident memory and 0.2 s of start-up (docs/BENCHMARKS.md, "Agent memory and
+ * start-up"). Without ZooKeeper TLS settings among the system properties, the configuration
  * here copies the same system properties as ZooKeeper's but never touches {@code ClientX509Util};
  * with any of them, it is ZooKeeper's own, so TLS to ZooKeeper behaves exactly as documented by
  * ZooKeeper.
