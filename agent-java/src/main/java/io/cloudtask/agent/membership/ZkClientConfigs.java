@@ -20,7 +20,10 @@ import org.apache.zookeeper.common.ZKConfig;
  * <p>Thread-safe: a configuration is built once, before the Curator client starts.
  */
 public final class ZkClientConfigs {
-    /** Every system property key whose presence means ZooKeeper TLS is (being) configured. */
+    /**
+     * ZooKeeper's TLS settings all start with this; one of them, {@code zookeeper.client.secure=true}
+     * or {@code zookeeper.fips-mode} means TLS to ZooKeeper is configured.
+     */
     private static final String TLS_PREFIX = "zookeeper.ssl.";
     private static final String FIPS_MODE = "zookeeper.fips-mode";
 
@@ -31,7 +34,7 @@ public final class ZkClientConfigs {
         return tlsConfigured() ? new ZKClientConfig() : new Plaintext();
     }
 
-    static boolean tlsConfigured() {
+    private static boolean tlsConfigured() {
         return Boolean.getBoolean(ZKClientConfig.SECURE_CLIENT) || System.getProperty(FIPS_MODE) != null
                 || System.getProperties().stringPropertyNames().stream().anyMatch(key -> key.startsWith(TLS_PREFIX));
     }
