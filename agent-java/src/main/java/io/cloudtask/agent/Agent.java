@@ -9,6 +9,7 @@ import io.cloudtask.agent.gateway.GatewayClient;
 import io.cloudtask.agent.gateway.GatewayListener;
 import io.cloudtask.agent.membership.AssignmentListener;
 import io.cloudtask.agent.membership.FencingPolicy;
+import io.cloudtask.agent.membership.ZkClientConfigs;
 import io.cloudtask.agent.membership.ZkMembership;
 import io.cloudtask.agent.outbox.DiskRunEventOutbox;
 import io.cloudtask.agent.pkg.GrpcPackageFetcher;
@@ -141,6 +142,7 @@ public final class Agent implements AutoCloseable {
                 .sessionTimeoutMs(Math.toIntExact(config.zookeeperSessionTimeout().toMillis()))
                 .connectionTimeoutMs(Math.toIntExact(config.zookeeperConnectionTimeout().toMillis()))
                 .retryPolicy(new ExponentialBackoffRetry(100, 10, 5_000))
+                .zkClientConfig(ZkClientConfigs.fromSystemProperties())
                 .build();
         this.membership = new ZkMembership(curator, config.cluster(), config.agentId(), new AssignmentListener() {
             @Override

@@ -47,9 +47,29 @@ public final class AgentMain {
 
     static final String COMMON_POOL_PARALLELISM = "java.util.concurrent.ForkJoinPool.common.parallelism";
 
+    /**
+     * Unpooled Netty buffers for the gRPC channels. gRPC's pooled allocator keeps a 2 MiB direct
+     * chunk for each arena in use (an idle agent had two, one per event-loop thread, both wholly
+     * resident) plus per-thread caches: about 8 MiB of an idle agent's resident memory
+     * (docs/BENCHMARKS.md), for one stream that carries a few MB/s at most. A 200 MiB run's output
+     * cost the agent no more CPU unpooled than pooled. An operator's own {@code -D} value wins.
+     */
+    static void preferUnpooledNettyBuffers() {
+        if (System.getProperty(NETTY_ALLOCATOR) == null) {
+            System.setProperty(NETTY_ALLOCATOR, "unpooled");
+        }
+    }
+
+    /**
+     * gRPC's shaded Netty reads it when it creates its allocator, on the first channel; gRPC
+     * honours {@code unpooled} there as well as Netty's own default allocator does.
+     */
+    static final String NETTY_ALLOCATOR = "io.grpc.netty.shaded.io.netty.allocator.type";
+
     public static void main(String[] args) throws InterruptedException {
         preferFastProcessLaunch();
         avoidThreadPerAsyncStep();
+        preferUnpooledNettyBuffers();
         AgentConfig config;
         try {
             config = AgentConfig.load(args, System.getenv());
