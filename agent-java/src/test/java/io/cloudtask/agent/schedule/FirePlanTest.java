@@ -53,7 +53,8 @@ class FirePlanTest {
             clock.set(at("10:00:0" + second + ".001"));
             fires.addAll(plan.due(clock.instant()));
         }
-        assertThat(fires).extracting(fire -> fire.taskId() + "@" + fire.fireTime()).containsExactly(
+        // Fires of one instant come in no particular order.
+        assertThat(fires).extracting(fire -> fire.taskId() + "@" + fire.fireTime()).containsExactlyInAnyOrder(
                 "kept@" + at("10:00:01"), "edited@" + at("10:00:02"), "kept@" + at("10:00:02"),
                 "kept@" + at("10:00:03"), "edited@" + at("10:00:04"), "kept@" + at("10:00:04"));
         assertThat(plan.nextDeadline()).contains(at("10:00:05"));
