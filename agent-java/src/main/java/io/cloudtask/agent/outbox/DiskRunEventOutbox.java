@@ -230,13 +230,52 @@ public final class DiskRunEventOutbox implements RunEventOutbox, AutoCloseable {
 
     @Override
     public long append(AgentMessage event) {
-        byte kind = SpoolFormat.kindOf(event);
-        String runId = SpoolFormat.runIdOf(event);
         long sequence;
         lock.lock();
         try {
+            sequence = appendLocked(event);
+        } finally {
+            lock.unlock();
+        }
+        if (sequence != DROPPED && SpoolFormat.kindOf(event) == SpoolFormat.KIND_FINISHED) {
+            awaitDurable(sequence);
+        }
+        for (Runnable listener : listeners) {
+            listener.run();
+        }
+        return sequence;
+    }
+
+    @Override
+    public void appendAll(List<AgentMessage> events) {
+        long lastFinished = 0;
+        lock.lock();
+        try {
+            for (AgentMessage event : events) {
+                long sequence = appendLocked(event);
+                if (sequence != DROPPED && SpoolFormat.kindOf(event) == SpoolFormat.KIND_FINISHED) {
+                    lastFinished = sequence;
+                }
+            }
+        } finally {
+            lock.unlock();
+        }
+        if (lastFinished != 0) {
+            // One force covers every record written before it: the whole batch.
+            awaitDurable(lastFinished);
+        }
+        for (Runnable listener : listeners) {
+            listener.run();
+        }
+    }
+
+    /** Writes one record; called with the lock held. @return its sequence, or DROPPED */
+    private long appendLocked(AgentMessage event) {
+        byte kind = SpoolFormat.kindOf(event);
+        String runId = SpoolFormat.runIdOf(event);
+        try {
             ensureOpen();
-            sequence = lastSequence + 1;
+            long sequence = lastSequence + 1;
             ByteBuffer record = SpoolFormat.encode(sequence, kind,
                     event.toBuilder().setJournalSequence(sequence).build().toByteArray());
             int size = record.remaining();
@@ -259,18 +298,10 @@ public final class DiskRunEventOutbox implements RunEventOutbox, AutoCloseable {
             if (kind != SpoolFormat.KIND_FINISHED && clock.millis() - lastForceMillis >= options.flushInterval().toMillis()) {
                 force();
             }
+            return sequence;
         } catch (IOException e) {
             throw new UncheckedIOException("cannot write run event to the spool in " + dir + ": " + e.getMessage(), e);
-        } finally {
-            lock.unlock();
         }
-        if (kind == SpoolFormat.KIND_FINISHED) {
-            awaitDurable(sequence);
-        }
-        for (Runnable listener : listeners) {
-            listener.run();
-        }
-        return sequence;
     }
 
     @Override

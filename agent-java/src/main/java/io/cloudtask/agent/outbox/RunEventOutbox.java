@@ -28,6 +28,15 @@ public interface RunEventOutbox {
     long append(AgentMessage event);
 
     /**
+     * Appends events in order, as {@link #append} would one by one, but waits for the disk once:
+     * when it returns every RunFinished among them is as durable as {@link #append} makes one.
+     * Output chunks the outbox refuses are dropped as {@link #append} drops them.
+     */
+    default void appendAll(List<AgentMessage> events) {
+        events.forEach(this::append);
+    }
+
+    /**
      * Unacknowledged events with a journal sequence above {@code afterSequence}, oldest first: at
      * most {@code maxCount} events and, except for a first event that is larger on its own, at most
      * {@code maxBytes} of serialized messages. An empty list means there is nothing more to send.

@@ -96,6 +96,9 @@ public final class ProcessRunner implements AutoCloseable {
     /** Fetch packages, kill process trees, wait for output to end and journal RunFinished (blocking work). */
     private final ExecutorService supervisors;
     private final ExecutorService outputReaders;
+    /** Journals SKIPPED and MISSED reports in batches ({@link #reportNotRunLater}). */
+    private final ExecutorService reporter;
+    private final LinkedBlockingQueue<AgentMessage> pendingReports = new LinkedBlockingQueue<>();
     private final AtomicBoolean closed = new AtomicBoolean();
     /** Runs accepted by {@link #submit} and not yet ended. */
     private final AtomicInteger active = new AtomicInteger();
@@ -123,6 +126,10 @@ public final class ProcessRunner implements AutoCloseable {
                 daemonThreads("cloudtask-launch-"));
         launchPool.allowCoreThreadTimeOut(true);
         this.launchers = launchPool;
+        ThreadPoolExecutor reportThread = new ThreadPoolExecutor(1, 1, IDLE_THREAD_KEEP_ALIVE.toNanos(),
+                TimeUnit.NANOSECONDS, new LinkedBlockingQueue<>(), daemonThreads("cloudtask-reports-"));
+        reportThread.allowCoreThreadTimeOut(true);
+        this.reporter = reportThread;
         this.outputReaders = Executors.newCachedThreadPool(daemonThreads("cloudtask-output-"));
     }
 
@@ -173,10 +180,15 @@ public final class ProcessRunner implements AutoCloseable {
     }
 
     private void reportNotRun(RunRequest request, RunStatus status, String error, boolean provisional) {
+        outbox.append(notRunReport(request, status, error, provisional));
+        log.info("task {} fire {}: {} ({})", request.taskId(), request.fireTime(), status, error);
+    }
+
+    private AgentMessage notRunReport(RunRequest request, RunStatus status, String error, boolean provisional) {
         if (status != RunStatus.RUN_STATUS_SKIPPED && status != RunStatus.RUN_STATUS_MISSED) {
             throw new IllegalArgumentException("only SKIPPED and MISSED fires are reported without a run, not " + status);
         }
-        outbox.append(AgentMessage.newBuilder().setRunFinished(RunFinished.newBuilder()
+        return AgentMessage.newBuilder().setRunFinished(RunFinished.newBuilder()
                 .setRunId(request.runId())
                 .setTaskId(request.taskId())
                 .setFireTime(Timestamps.of(request.fireTime()))
@@ -188,14 +200,16 @@ public final class ProcessRunner implements AutoCloseable {
                 .setError(error)
                 .setCommandId(request.commandId())
                 .setProvisional(provisional)
-                .setBroadcast(request.broadcast())).build());
-        log.info("task {} fire {}: {} ({})", request.taskId(), request.fireTime(), status, error);
+                .setBroadcast(request.broadcast())).build();
     }
 
     /**
-     * As {@link #reportNotRun}, but journaled on a runner thread: the caller (the policy thread,
-     * which decides for every task) never waits for the spool to reach the disk. Reports made
-     * together share one disk flush. After {@link #close} it journals on the calling thread.
+     * As {@link #reportNotRun}, but journaled on the {@code cloudtask-reports} thread: the caller
+     * (the policy thread, which decides for every task) never waits for the spool to reach the
+     * disk. The reports waiting when that thread wakes are journaled together with one disk flush,
+     * so a saturated agent skipping thousands of fires a second neither waits on a flush per report
+     * nor holds a thread per report (it once held thousands and ran out of heap). After
+     * {@link #close} it journals on the calling thread.
      */
     public void reportNotRunLater(RunRequest request, RunStatus status, String error) {
         journalNotRunLater(request, status, error, false);
@@ -211,17 +225,29 @@ public final class ProcessRunner implements AutoCloseable {
     }
 
     private void journalNotRunLater(RunRequest request, RunStatus status, String error, boolean provisional) {
+        AgentMessage report = notRunReport(request, status, error, provisional);
+        pendingReports.add(report);
         try {
-            supervisors.execute(() -> {
-                try {
-                    reportNotRun(request, status, error, provisional);
-                } catch (RuntimeException e) {
-                    log.error("task {} fire {}: could not journal {} ({})", request.taskId(), request.fireTime(), status,
-                            error, e);
-                }
-            });
+            reporter.execute(this::journalPendingReports);
         } catch (RejectedExecutionException e) {
-            reportNotRun(request, status, error, provisional);
+            journalPendingReports();
+        }
+        log.info("task {} fire {}: {} ({})", request.taskId(), request.fireTime(), status, error);
+    }
+
+    /** Journals every waiting report in one append; later wake-ups find the queue empty. */
+    private void journalPendingReports() {
+        List<AgentMessage> batch = new ArrayList<>();
+        pendingReports.drainTo(batch);
+        if (batch.isEmpty()) {
+            return;
+        }
+        try {
+            outbox.appendAll(batch);
+        } catch (RuntimeException e) {
+            log.error("could not journal {} SKIPPED or MISSED report(s), the first of task {} fire {}", batch.size(),
+                    batch.get(0).getRunFinished().getTaskId(),
+                    Timestamps.toInstant(batch.get(0).getRunFinished().getFireTime()), e);
         }
     }
 
@@ -250,6 +276,7 @@ public final class ProcessRunner implements AutoCloseable {
 
     private void shutDownThreads() {
         launchers.shutdown();
+        reporter.shutdown();
         supervisors.shutdown();
         outputReaders.shutdown();
     }

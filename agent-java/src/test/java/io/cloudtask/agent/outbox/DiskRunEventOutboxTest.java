@@ -277,6 +277,24 @@ class DiskRunEventOutboxTest {
     }
 
     @Test
+    void manyRunFinishedAppendedTogetherShareOneForceAndKeepTheirOrder() throws IOException {
+        MutableClock clock = new MutableClock(Instant.parse("2030-01-01T00:00:00Z"));
+        DiskRunEventOutbox outbox = track(new DiskRunEventOutbox(dir,
+                new DiskRunEventOutbox.Options(64L << 20, 1L << 20, Duration.ofSeconds(1)), clock));
+        outbox.open();
+        List<AgentMessage> reports = new java.util.ArrayList<>();
+        for (int i = 0; i < 500; i++) {
+            reports.add(finished("skipped-" + i));
+        }
+
+        outbox.appendAll(reports);
+
+        assertThat(outbox.stats().forces()).isEqualTo(1);
+        assertThat(outbox.read(0, 1_000, Long.MAX_VALUE)).extracting(e -> e.getRunFinished().getRunId())
+                .containsExactlyElementsOf(reports.stream().map(e -> e.getRunFinished().getRunId()).toList());
+    }
+
+    @Test
     void whenFullTheOldestOutputOfFinishedRunsIsDroppedFirstAndNeverAStartOrAFinish() throws IOException {
         DiskRunEventOutbox outbox = open(new DiskRunEventOutbox.Options(64 * 1024, 8 * 1024, Duration.ofMillis(500)));
         List<AgentMessage> appended = new ArrayList<>();
