@@ -58,7 +58,8 @@ public final class Benchmarks {
 
     /**
      * Arguments: {@code quick} or {@code full}, then optionally the measures to run (footprint,
-     * lateness, commands, claims, ingestion, connections, failover); all by default.
+     * lateness, commands, claims, ingestion, connections, failover; lateness-N for the lateness
+     * cases of N tasks only); all by default.
      */
     public static void main(String[] args) throws Exception {
         boolean full = args.length > 0 && args[0].equalsIgnoreCase("full");
@@ -87,15 +88,18 @@ public final class Benchmarks {
         try (CloudTaskSystem system = new CloudTaskSystem(workDir)) {
             system.startZooKeeper().startControlPlane();
             // The first agent is needed by every measure that runs tasks.
-            if (selected("footprint") || selected("lateness") || selected("failover")) {
+            boolean anyLateness = selected("lateness") || only.stream().anyMatch(name -> name.startsWith("lateness-"));
+            if (selected("footprint") || anyLateness || selected("failover")) {
                 footprint(system);
             }
-            if (selected("lateness")) {
+            if (anyLateness) {
                 Duration window = Duration.ofSeconds(full ? 60 : 10);
                 // Spread fires show the timer's precision below saturation; aligned ones the burst.
                 for (int tasks : full ? new int[] {100, 1_000, 10_000} : new int[] {100, 1_000}) {
-                    lateness(system, tasks, false, window);
-                    lateness(system, tasks, true, window);
+                    if (selected("lateness") || only.contains("lateness-" + tasks)) {
+                        lateness(system, tasks, false, window);
+                        lateness(system, tasks, true, window);
+                    }
                 }
             }
             if (selected("commands")) {
