@@ -71,6 +71,8 @@ public final class Benchmarks {
                 }
             }
         }
+        // Commits as a production database makes them (flushed to disk), unlike the tests' database.
+        System.setProperty(io.cloudtask.controlplane.testing.TestDatabase.DURABLE, "true");
         Path workDir = Files.createTempDirectory("cloudtask-bench");
         new Benchmarks(full, only, workDir).run();
     }

@@ -52,6 +52,10 @@ public final class StandaloneMain {
                 .setCleanDataDirectory(false)
                 .setPort(settings.databasePort())
                 .setServerConfig("listen_addresses", "127.0.0.1")
+                // The embedded binaries default to fsync and synchronous_commit off (fast tests);
+                // standalone mode keeps an operator's tasks and runs, so every commit is flushed.
+                .setServerConfig("fsync", "on")
+                .setServerConfig("synchronous_commit", "on")
                 // Our shutdown hook stops PostgreSQL last, after the control plane.
                 .setRegisterShutdownHook(false)
                 .start();

@@ -51,10 +51,19 @@ public final class TestDatabase {
         return base.substring(0, slash + 1) + database + params;
     }
 
+    /** System property: when true, the embedded PostgreSQL flushes every commit to disk. */
+    public static final String DURABLE = "cloudtask.test.durableDatabase";
+
     private static EmbeddedPostgres embedded() {
         if (embedded == null) {
             try {
-                embedded = EmbeddedPostgres.builder().setServerConfig("listen_addresses", "127.0.0.1").start();
+                EmbeddedPostgres.Builder builder = EmbeddedPostgres.builder().setServerConfig("listen_addresses", "127.0.0.1");
+                if (Boolean.getBoolean(DURABLE)) {
+                    // The embedded binaries start with fsync and synchronous_commit off, right for
+                    // tests; benchmarks measure commits as a production server makes them.
+                    builder.setServerConfig("fsync", "on").setServerConfig("synchronous_commit", "on");
+                }
+                embedded = builder.start();
             } catch (IOException e) {
                 throw new UncheckedIOException("could not start the embedded PostgreSQL", e);
             }
