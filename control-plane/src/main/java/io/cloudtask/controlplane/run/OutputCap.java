@@ -20,7 +20,7 @@ import java.util.UUID;
  * Stores output chunks and keeps each run's stored output under the cap: the first half of the
  * cap (the head) and the last half (the tail) are kept, the middle is cut, and the cut is
  * recorded (bytes and the sequence range) so readers can show a marker and replayed chunks of
- * the cut range are not stored again. Runs within the caller's transaction, which also keeps each
+ * the cut range are not kept (nor counted) again. Runs within the caller's transaction, which also keeps each
  * run's {@code output_stored_bytes} (see {@link RunIngestion}). Thread-safe.
  */
 @Singleton
