@@ -232,7 +232,6 @@ public final class ProcessRunner implements AutoCloseable {
         } catch (RejectedExecutionException e) {
             journalPendingReports();
         }
-        log.info("task {} fire {}: {} ({})", request.taskId(), request.fireTime(), status, error);
     }
 
     /** Journals every waiting report in one append; later wake-ups find the queue empty. */
@@ -244,6 +243,12 @@ public final class ProcessRunner implements AutoCloseable {
         }
         try {
             outbox.appendAll(batch);
+            // Logged here, not by the policy thread that decided: it must not wait for log writes.
+            for (AgentMessage report : batch) {
+                RunFinished finished = report.getRunFinished();
+                log.info("task {} fire {}: {} ({})", finished.getTaskId(), Timestamps.toInstant(finished.getFireTime()),
+                        finished.getStatus(), finished.getError());
+            }
         } catch (RuntimeException e) {
             log.error("could not journal {} SKIPPED or MISSED report(s), the first of task {} fire {}", batch.size(),
                     batch.get(0).getRunFinished().getTaskId(),
