@@ -180,8 +180,14 @@ public final class ProcessRunner implements AutoCloseable {
     }
 
     private void reportNotRun(RunRequest request, RunStatus status, String error, boolean provisional) {
-        outbox.append(notRunReport(request, status, error, provisional));
-        log.info("task {} fire {}: {} ({})", request.taskId(), request.fireTime(), status, error);
+        AgentMessage report = notRunReport(request, status, error, provisional);
+        outbox.append(report);
+        logNotRun(report.getRunFinished());
+    }
+
+    private static void logNotRun(RunFinished report) {
+        log.info("task {} fire {}: {} ({})", report.getTaskId(), Timestamps.toInstant(report.getFireTime()),
+                report.getStatus(), report.getError());
     }
 
     private AgentMessage notRunReport(RunRequest request, RunStatus status, String error, boolean provisional) {
@@ -216,7 +222,7 @@ public final class ProcessRunner implements AutoCloseable {
     }
 
     /**
-     * Reports, on a runner thread, a fire of the hand-over gap as provisionally MISSED
+     * Reports, as {@link #reportNotRunLater} does, a fire of the hand-over gap as provisionally MISSED
      * ({@code RunFinished.provisional}): the agent that held the task before may have run it, and
      * its report replaces this record.
      */
@@ -244,11 +250,7 @@ public final class ProcessRunner implements AutoCloseable {
         try {
             outbox.appendAll(batch);
             // Logged here, not by the policy thread that decided: it must not wait for log writes.
-            for (AgentMessage report : batch) {
-                RunFinished finished = report.getRunFinished();
-                log.info("task {} fire {}: {} ({})", finished.getTaskId(), Timestamps.toInstant(finished.getFireTime()),
-                        finished.getStatus(), finished.getError());
-            }
+            batch.forEach(report -> logNotRun(report.getRunFinished()));
         } catch (RuntimeException e) {
             log.error("could not journal {} SKIPPED or MISSED report(s), the first of task {} fire {}", batch.size(),
                     batch.get(0).getRunFinished().getTaskId(),
@@ -287,25 +289,32 @@ public final class ProcessRunner implements AutoCloseable {
     }
 
     /**
-     * First stage of a run, on a supervisor thread: holds the task's package (fetching it first if
+     * First stage of a run whose task has a package, on a supervisor thread: holds the package (fetching it first if
      * need be, which may block) for as long as the run lasts, then queues the process start. A
      * package that cannot be had fails the run the way a program that cannot start does.
      */
     private void prepare(RunHandle handle, RunListener listener) {
         RunRequest request = handle.request();
         RunState state = new RunState(request, request.runId(), handle, listener);
-        if (request.spec().hasPackage()) {
-            try {
-                state.lease = packages.acquire(request.spec().getPackage());
-            } catch (IOException e) {
-                end(state, failToStart(state, "the task's package is not available: " + e.getMessage()));
-                return;
-            } catch (RuntimeException | Error e) {
-                endInsideAgent(state, e);
-                return;
-            }
+        try {
+            state.lease = packages.acquire(request.spec().getPackage());
+        } catch (IOException e) {
+            end(state, failToStart(state, "the task's package is not available: " + e.getMessage()));
+            return;
+        } catch (RuntimeException | Error e) {
+            endInsideAgent(state, e);
+            return;
         }
         launchLater(state);
+    }
+
+    private void onSupervisor(Runnable work) {
+        try {
+            supervisors.execute(work);
+        } catch (RejectedExecutionException e) {
+            // Only after close() with this run in flight: finish it here rather than lose it.
+            work.run();
+        }
     }
 
     private void launchLater(RunState state) {
@@ -331,7 +340,10 @@ public final class ProcessRunner implements AutoCloseable {
             // "Started" means the process exists: lateness measures fire time to this instant.
             state.startedAt = clock.instant();
         } catch (IOException | IllegalArgumentException | UnsupportedOperationException e) {
-            end(state, failToStart(state, e.getMessage() == null ? e.toString() : e.getMessage()));
+            String error = e.getMessage() == null ? e.toString() : e.getMessage();
+            // Reporting waits for the journal's disk flush: not on a launcher, where the starts of
+            // every other task queue behind it.
+            onSupervisor(() -> end(state, failToStart(state, error)));
             return;
         } catch (RuntimeException | Error e) {
             endInsideAgent(state, e);

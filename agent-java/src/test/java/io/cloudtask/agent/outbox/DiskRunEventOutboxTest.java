@@ -258,9 +258,7 @@ class DiskRunEventOutboxTest {
     @Test
     void outputIsForcedAtMostEveryFlushIntervalAndARunFinishedAtOnce() throws IOException {
         MutableClock clock = new MutableClock(Instant.parse("2030-01-01T00:00:00Z"));
-        DiskRunEventOutbox outbox = track(new DiskRunEventOutbox(dir,
-                new DiskRunEventOutbox.Options(64L << 20, 1L << 20, Duration.ofSeconds(1)), clock));
-        outbox.open();
+        DiskRunEventOutbox outbox = openWithFlushIntervalOfOneSecond(clock);
 
         outbox.append(started("a"));
         for (int i = 0; i < 10; i++) {
@@ -279,9 +277,7 @@ class DiskRunEventOutboxTest {
     @Test
     void manyRunFinishedAppendedTogetherShareOneForceAndKeepTheirOrder() throws IOException {
         MutableClock clock = new MutableClock(Instant.parse("2030-01-01T00:00:00Z"));
-        DiskRunEventOutbox outbox = track(new DiskRunEventOutbox(dir,
-                new DiskRunEventOutbox.Options(64L << 20, 1L << 20, Duration.ofSeconds(1)), clock));
-        outbox.open();
+        DiskRunEventOutbox outbox = openWithFlushIntervalOfOneSecond(clock);
         List<AgentMessage> reports = new java.util.ArrayList<>();
         for (int i = 0; i < 500; i++) {
             reports.add(finished("skipped-" + i));
@@ -453,6 +449,13 @@ class DiskRunEventOutboxTest {
 
     private DiskRunEventOutbox track(DiskRunEventOutbox outbox) {
         opened.add(outbox);
+        return outbox;
+    }
+
+    private DiskRunEventOutbox openWithFlushIntervalOfOneSecond(MutableClock clock) throws IOException {
+        DiskRunEventOutbox outbox = track(new DiskRunEventOutbox(dir,
+                new DiskRunEventOutbox.Options(64L << 20, 1L << 20, Duration.ofSeconds(1)), clock));
+        outbox.open();
         return outbox;
     }
 
